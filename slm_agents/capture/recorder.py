@@ -288,8 +288,10 @@ class Recorder:
 
     def _prepare(self, record: CallRecord) -> tuple[CallRecord, CallRecord | None] | None:
         opts = self.options
-        if record.agent is None and self.agent is not None:
-            record.agent = self.agent
+        if record.agent is None:
+            # A framework run can name its agent in metadata ({"agent": "triage"}).
+            named = record.metadata.get("agent")
+            record.agent = named if isinstance(named, str) else self.agent
         if opts.tags:
             record.tags = list(dict.fromkeys([*record.tags, *opts.tags]))
         if opts.metadata:

@@ -1,0 +1,115 @@
+"""Drive the demo application through capture into an encrypted store, and summarise it."""
+
+from __future__ import annotations
+
+import collections
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import MissingDependencyError
+from .workload import EMAILS, make_requests
+
+__all__ = ["DemoResult", "run_demo"]
+
+
+@dataclass
+class DemoResult:
+    """What the demo did, for printing and for tests."""
+
+    workdir: Path
+    store_path: Path
+    admin_key: str
+    requests: int
+    calls: int
+    seconds: float
+    calls_per_agent: dict[str, int] = field(default_factory=dict)
+    human_facing: int = 0
+    tool_calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    plaintext_hits: int = 0
+    capture_stats: dict[str, int] = field(default_factory=dict)
+    writer_can_read: bool = False
+    sample: str = ""
+
+
+def run_demo(requests: int = 200, workdir: str | Path | None = None, seed: int = 0,
+             progress: Callable[[int], None] | None = None) -> DemoResult:
+    """Run the travel-assistant agents on ``requests`` requests with capture attached.
+
+    The application is attached to capture process-wide (no call site changes), writes through a
+    writer-role key that cannot read anything back, and the summary is read with a curator key.
+
+    Args:
+        requests: Number of user requests (each makes three LLM calls).
+        workdir: Where the store goes (a new temporary directory when ``None``).
+        seed: Seed of the request mix.
+        progress: Called with the number of requests just handled (for progress bars).
+    """
+    try:
+        from .app import TravelAssistant
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise MissingDependencyError("langchain_core", "langchain", "the demo") from exc
+    from ..capture import Recorder
+    from ..errors import PermissionDeniedError
+    from ..store import Store, generate_key
+
+    root = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="slm-demo-"))
+    root.mkdir(parents=True, exist_ok=True)
+    store_path = root / "calls.db"
+    admin_key = generate_key()
+    with Store(store_path, key=admin_key) as admin:
+        writer_key = admin.issue_key("writer")
+        curator_key = admin.issue_key("curator")
+
+    work = make_requests(requests, seed=seed)
+    app = TravelAssistant(work)
+    started = time.perf_counter()
+    with Store(store_path, key=writer_key) as writer_store:
+        with Recorder(writer_store, agent="travel-assistant") as rec:
+            rec.instrument_langchain()
+            for req in work:
+                app.handle(req)
+                if progress is not None:
+                    progress(1)
+        writer_can_read = _can_read(writer_store, PermissionDeniedError)
+    seconds = time.perf_counter() - started
+
+    result = DemoResult(workdir=root, store_path=store_path, admin_key=admin_key,
+                        requests=requests, calls=0, seconds=seconds,
+                        capture_stats=rec.stats().as_dict(), writer_can_read=writer_can_read)
+    per_agent: collections.Counter[str] = collections.Counter()
+    with Store(store_path, key=curator_key) as curator:
+        for record in curator.records():
+            result.calls += 1
+            per_agent[record.agent or "?"] += 1
+            result.human_facing += record.human_facing
+            result.tool_calls += len(record.tool_calls)
+            result.input_tokens += record.usage.input_tokens or 0
+            result.output_tokens += record.usage.output_tokens or 0
+            if not result.sample and record.tool_calls:
+                result.sample = record.model_dump_json(indent=2, exclude_defaults=True)
+    result.calls_per_agent = dict(sorted(per_agent.items()))
+    result.plaintext_hits = _plaintext_hits(root, [e.encode() for e in EMAILS])
+    return result
+
+
+def _can_read(store: object, denied: type[Exception]) -> bool:
+    try:
+        next(iter(store.records()), None)  # type: ignore[attr-defined]
+    except denied:
+        return False
+    return True
+
+
+def _plaintext_hits(root: Path, needles: list[bytes]) -> int:
+    """How many planted values appear in clear in any file under ``root``."""
+    hits = 0
+    for path in root.rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            hits += sum(data.count(needle) for needle in needles)
+    return hits
