@@ -41,8 +41,8 @@ def realistic_record(i: int, rng: random.Random | None = None) -> sa.CallRecord:
                       id=f"c{i}")]),
                   sa.Message(role="tool", content=tool_result, tool_call_id=f"c{i}")],
         tools=TOOLS,
-        tool_calls=[sa.ToolCall(name="book_hotel", arguments={"city": city, "date": "2026-12-01",
-                                                              "passengers": i % 4 + 1}, id=f"h{i}")],
+        tool_calls=[sa.ToolCall(name="book_hotel", id=f"h{i}", arguments={
+            "city": city, "date": "2026-12-01", "passengers": i % 4 + 1})],
         usage=sa.Usage(input_tokens=900, output_tokens=40), latency_ms=640.0,
         tags=["bench"], metadata={"request": i},
     )

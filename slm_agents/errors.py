@@ -10,7 +10,7 @@ built-in exception that existing ``except`` clauses would expect (scikit-learn's
     ├── InvalidRecordError(ValueError)        a record cannot be built or parsed
     ├── CaptureError                          capture could not be set up (never raised from hooks)
     └── StoreError
-        ├── StoreNotFoundError(FileNotFoundError)  no store at that path (and the key cannot create one)
+        ├── StoreNotFoundError(FileNotFoundError)  no store there, and the key cannot create one
         ├── InvalidKeyError(ValueError)       the key text is malformed
         ├── WrongKeyError(PermissionError)    a well-formed key that does not belong to this store
         ├── PermissionDeniedError(PermissionError)  the key's role may not do that
@@ -75,11 +75,11 @@ class StoreError(SLMAgentsError):
 
 
 class StoreNotFoundError(StoreError, FileNotFoundError):
-    """There is no store at the path, and the key given cannot create one (only an admin key can)."""
+    """No store at the path, and the key cannot create one (only an admin key can)."""
 
 
 class InvalidKeyError(StoreError, ValueError):
-    """The key text is malformed (not produced by :func:`slm_agents.generate_key` or ``issue_key``)."""
+    """The key text is malformed (not made by :func:`slm_agents.generate_key` or ``issue_key``)."""
 
 
 class WrongKeyError(StoreError, PermissionError):

@@ -2,7 +2,8 @@
 
 Field names follow the OpenTelemetry GenAI semantic conventions where one exists
 (``gen_ai.request.model`` → ``model``, ``gen_ai.usage.input_tokens`` → ``usage.input_tokens``,
-``gen_ai.tool.definitions`` → ``tools``, ``gen_ai.response.finish_reasons`` → ``finish_reason``), and
+``gen_ai.tool.definitions`` → ``tools``, ``gen_ai.response.finish_reasons`` →
+``finish_reason``), and
 hold what curation and training need: the full input messages, the tools offered (JSON schema),
 the output text and tool calls, latency, usage, the error, and the call's place in its trace.
 

@@ -19,3 +19,11 @@ def admin_key() -> str:
 def store(tmp_path: Path, admin_key: str) -> Iterator[sa.Store]:
     with sa.Store(tmp_path / "calls.db", key=admin_key) as opened:
         yield opened
+
+
+@pytest.fixture
+def rec(store: sa.Store) -> Iterator[sa.Recorder]:
+    """A recorder on the test's store, closed (flushed, hooks detached) afterwards."""
+    recorder = sa.Recorder(store)
+    yield recorder
+    recorder.close()

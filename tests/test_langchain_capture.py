@@ -66,13 +66,6 @@ def _no_hook_left_behind() -> Iterator[None]:
 
 
 @pytest.fixture
-def rec(store: sa.Store) -> Iterator[sa.Recorder]:
-    recorder = sa.Recorder(store)
-    yield recorder
-    recorder.close()
-
-
-@pytest.fixture
 def handler(rec: sa.Recorder) -> SLMCallbackHandler:
     made: SLMCallbackHandler = rec.langchain_handler(agent="tester")
     return made

@@ -45,13 +45,6 @@ test_dispatcher = get_dispatcher("slm_agents.tests.llama_index")  # propagates t
 
 # ---------------------------------------------------------------------- fixtures and doubles
 @pytest.fixture
-def rec(store: sa.Store) -> Iterator[sa.Recorder]:
-    recorder = sa.Recorder(store)
-    yield recorder
-    recorder.close()
-
-
-@pytest.fixture
 def capture(rec: sa.Recorder) -> Iterator[LlamaIndexCapture]:
     handler = rec.llama_index_handler(agent="tester")
     yield handler

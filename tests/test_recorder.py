@@ -331,3 +331,16 @@ def test_two_processes_of_eight_threads_each_capture_every_call_exactly_once(
     with sa.Store(path, key=admin_key) as store:
         ids = [r.id for r in store.records()]
     assert len(ids) == 4000 and len(set(ids)) == 4000
+
+
+def test_hook_errors_are_counted_every_time_but_logged_once_a_minute(
+        store: sa.Store, caplog: pytest.LogCaptureFixture) -> None:
+    rec = sa.Recorder(store)
+    with caplog.at_level("WARNING", logger="slm_agents"):
+        for _ in range(50):
+            rec._hook_error(RuntimeError("bug in a hook"), "on_llm_end")
+        rec._hook_error(RuntimeError("other"), "on_chain_start")
+    assert rec.stats().hook_errors == 51
+    assert [r.getMessage().split(" failed")[0] for r in caplog.records] == [
+        "slm_agents capture: on_llm_end", "slm_agents capture: on_chain_start"]
+    rec.close()

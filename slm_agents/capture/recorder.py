@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 __all__ = ["CaptureStats", "PendingCall", "Recorder", "RecordSink", "Scrubber"]
 
 logger = logging.getLogger("slm_agents.capture")
+_LOG_EVERY_S = 60.0
 
 
 @runtime_checkable
@@ -167,12 +168,13 @@ class Recorder:
              "dropped_closed", "dropped_scrub_failed", "dropped_write_failed", "build_errors",
              "hook_errors"), 0)
         self._handlers: list[Any] = []
+        self._last_logged: dict[str, float] = {}
         self._start_writer()
         _live_recorders.add(self)
 
     # ------------------------------------------------------------------ hot path
     def _emit(self, pending: PendingCall) -> None:
-        """Hand a pending call to the writer. Never raises, never blocks (unless overflow='block')."""
+        """Hand a pending call to the writer. Never raises; blocks only with overflow="block"."""
         try:
             if self._closed:
                 self._count("dropped_closed")
@@ -217,7 +219,13 @@ class Recorder:
         """Log and count a failure inside a hook (hooks call this instead of raising)."""
         try:
             self._count("hook_errors")
-            logger.warning("slm_agents capture: %s failed: %r", where, exc, exc_info=exc)
+            # A bug in a hook would otherwise log a traceback on every LLM call: one per place
+            # per minute, with the count so far, is enough to find it.
+            now = time.monotonic()
+            if now - self._last_logged.get(where, -_LOG_EVERY_S) >= _LOG_EVERY_S:
+                self._last_logged[where] = now
+                logger.warning("slm_agents capture: %s failed (%d hook errors so far): %r",
+                               where, self._counts["hook_errors"], exc, exc_info=exc)
         except Exception:  # pragma: no cover - logging itself failed
             pass
 
@@ -273,7 +281,8 @@ class Recorder:
                 record = item.build()
             except Exception as exc:
                 self._count("build_errors")
-                logger.warning("slm_agents capture: could not build a record: %r", exc, exc_info=exc)
+                logger.warning("slm_agents capture: could not build a record: %r", exc,
+                               exc_info=exc)
                 continue
             if record is None:
                 continue
@@ -406,7 +415,7 @@ class Recorder:
               agent: str | None = None, model: str | None = None,
               human_facing: bool = False, tags: Sequence[str] = (),
               metadata: dict[str, Any] | None = None) -> TraceDecorator | Callable[..., Any]:
-        """Decorate a sync or async function that calls an LLM (see :mod:`slm_agents.capture.trace`).
+        """Decorate a sync or async function that calls an LLM (see :mod:`.capture.trace`).
 
         The function's ``messages`` argument (OpenAI-style dicts, or the first positional
         argument) is the input; its return value (text, an OpenAI-style message or response, or a
@@ -438,7 +447,7 @@ class Recorder:
         return detach
 
     def llama_index_handler(self, *, attach: bool = True, **kwargs: Any) -> Any:
-        """A LlamaIndex instrumentation handler on the root dispatcher (``.detach()`` removes it)."""
+        """A LlamaIndex handler on the root dispatcher (``.detach()`` removes it)."""
         from ..integrations.llama_index import LlamaIndexCapture
 
         handler = LlamaIndexCapture(self, **kwargs)

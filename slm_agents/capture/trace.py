@@ -69,7 +69,8 @@ class _TracedCall:
             trace_id=self.trace_id,
             parent_id=self.parent_id,
             agent=d.agent,
-            model=clean_text(requested_model, 1000) or d.model or (parsed.model if parsed else None),
+            model=(clean_text(requested_model, 1000) or d.model
+                   or (parsed.model if parsed else None)),
             operation="chat",
             messages=messages_from_openai(self.messages, limit),
             tools=tools_from_openai(self.tools, limit),

@@ -33,7 +33,8 @@ class ReplayChatModel(FakeMessagesListChatModel):
 
     model_name: str = "gpt-4o"
 
-    def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> Runnable[Any, BaseMessage]:
+    def bind_tools(  # type: ignore[override]
+            self, tools: Sequence[Any], **kwargs: Any) -> Runnable[Any, BaseMessage]:
         return self.bind(tools=[convert_to_openai_tool(t) for t in tools], **kwargs)
 
     def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import json
 import tempfile
 import time
 from collections.abc import Callable
@@ -91,7 +92,10 @@ def run_demo(requests: int = 200, workdir: str | Path | None = None, seed: int =
             result.input_tokens += record.usage.input_tokens or 0
             result.output_tokens += record.usage.output_tokens or 0
             if not result.sample and record.tool_calls:
-                result.sample = record.model_dump_json(indent=2, exclude_defaults=True)
+                # The tool schemas repeat in every call: name them instead of printing them.
+                shown = record.model_dump(mode="json", exclude_defaults=True, exclude={"tools"})
+                shown["tools (offered)"] = record.tool_names
+                result.sample = json.dumps(shown, indent=2, ensure_ascii=False)
     result.calls_per_agent = dict(sorted(per_agent.items()))
     result.plaintext_hits = _plaintext_hits(root, [e.encode() for e in EMAILS])
     return result

@@ -108,7 +108,7 @@ _MAKERS = [(_weather, 0.35), (_currency, 0.25), (_meeting, 0.2), (_summary, 0.2)
 def make_requests(n: int, seed: int = 0) -> list[DemoRequest]:
     """``n`` user requests in a fixed mix of four tasks (deterministic for a seed)."""
     rng = random.Random(seed)
-    makers, weights = zip(*_MAKERS)
+    makers, weights = zip(*_MAKERS, strict=True)
     return [rng.choices(makers, weights)[0](rng) for _ in range(n)]
 
 
