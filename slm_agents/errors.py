@@ -9,6 +9,8 @@ built-in exception that existing ``except`` clauses would expect (scikit-learn's
     ├── MissingDependencyError(ImportError)   an optional extra is not installed
     ├── InvalidRecordError(ValueError)        a record cannot be built or parsed
     ├── CaptureError                          capture could not be set up (never raised from hooks)
+    ├── ScrubError                            a text or record could not be scrubbed
+    ├── CurationError(ValueError)             the data cannot make a dataset (empty, nothing left)
     └── StoreError
         ├── StoreNotFoundError(FileNotFoundError)  no store there, and the key cannot create one
         ├── InvalidKeyError(ValueError)       the key text is malformed
@@ -28,11 +30,13 @@ __all__ = [
     "CaptureError",
     "ConfigError",
     "CorruptStoreError",
+    "CurationError",
     "InvalidKeyError",
     "InvalidRecordError",
     "MissingDependencyError",
     "PermissionDeniedError",
     "SLMAgentsError",
+    "ScrubError",
     "StoreClosedError",
     "StoreError",
     "StoreNotFoundError",
@@ -68,6 +72,14 @@ class InvalidRecordError(SLMAgentsError, ValueError):
 
 class CaptureError(SLMAgentsError):
     """Capture could not be set up (bad options). Never raised from inside a running hook."""
+
+
+class ScrubError(SLMAgentsError):
+    """A text or record could not be scrubbed; callers drop it with a reason, never keep it raw."""
+
+
+class CurationError(SLMAgentsError, ValueError):
+    """The records cannot make a dataset (none given, or none left after filtering)."""
 
 
 class StoreError(SLMAgentsError):
