@@ -11,7 +11,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..records import Message, ToolCall, Usage
-from .sanitize import DEFAULT_MAX_CHARS, clean_text, json_safe, tool_call_from_parts
+from .sanitize import (
+    DEFAULT_MAX_CHARS,
+    clean_text,
+    json_safe,
+    split_content,
+    tool_call_from_parts,
+)
 
 __all__ = ["ParsedOutput", "messages_from_openai", "output_from_openai", "tools_from_openai"]
 
@@ -31,24 +37,6 @@ def _as_mapping(obj: Any) -> Mapping[str, Any] | None:
             return None
         return dumped if isinstance(dumped, Mapping) else None
     return None
-
-
-def _text_of(content: Any, max_chars: int) -> tuple[str | None, list[Any]]:
-    """Text of a content field, plus its non-text parts (multimodal blocks)."""
-    if content is None or isinstance(content, (str, bytes, bytearray)):
-        return clean_text(content, max_chars), []
-    if isinstance(content, list):
-        texts: list[str] = []
-        others: list[Any] = []
-        for part in content:
-            if isinstance(part, str):
-                texts.append(part)
-            elif isinstance(part, Mapping) and part.get("type") == "text":
-                texts.append(str(part.get("text", "")))
-            else:
-                others.append(json_safe(part, max_chars))
-        return clean_text("".join(texts), max_chars), others
-    return clean_text(content, max_chars), []
 
 
 def _tool_calls_of(raw_calls: Any) -> list[ToolCall]:
@@ -74,7 +62,7 @@ def _message_of(item: Any, max_chars: int) -> Message:
     if mapping is None:
         return Message.model_construct(role="user", content=clean_text(item, max_chars))
     role = mapping.get("role") or _ROLE_BY_TYPE.get(str(mapping.get("type", "")), "user")
-    content, parts = _text_of(mapping.get("content"), max_chars)
+    content, parts = split_content(mapping.get("content"), max_chars)
     return Message.model_construct(
         role=clean_text(role, 100) or "user",
         content=content,

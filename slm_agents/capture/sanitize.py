@@ -24,6 +24,7 @@ __all__ = [
     "clean_text",
     "json_safe",
     "parse_arguments",
+    "split_content",
     "tool_call_from_parts",
     "truncation_marker",
 ]
@@ -161,3 +162,27 @@ def tool_call_from_parts(name: Any, arguments: Any, call_id: Any = None,
         raw_arguments=raw,
         error=error or parse_error,
     )
+
+
+def split_content(content: Any, max_chars: int = DEFAULT_MAX_CHARS) -> tuple[str | None, list[Any]]:
+    """Text of a message's content, plus its non-text parts (multimodal blocks).
+
+    Content may be text, bytes, ``None`` or a list of blocks (strings and ``{"type": "text"}``
+    dicts are joined into the text; image, audio and other blocks are returned JSON-safe).
+    """
+    if content is None or isinstance(content, (str, bytes, bytearray, memoryview)):
+        return clean_text(content, max_chars), []
+    if isinstance(content, list):
+        texts: list[str] = []
+        parts: list[Any] = []
+        for block in content:
+            if isinstance(block, str):
+                texts.append(block)
+            elif isinstance(block, Mapping) and block.get("type") == "text":
+                text = block.get("text")
+                texts.append(text if isinstance(text, str) else clean_text(text, max_chars) or "")
+            else:
+                parts.append(json_safe(block, max_chars))
+        # Cut once, after joining, so the marker counts every dropped character.
+        return (clean_text("".join(texts), max_chars) if texts else None), parts
+    return clean_text(content, max_chars), []

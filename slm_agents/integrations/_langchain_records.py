@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from ..capture.sanitize import clean_text, json_safe, tool_call_from_parts
+from ..capture.sanitize import clean_text, json_safe, split_content, tool_call_from_parts
 from ..records import CallRecord, Message, ToolCall, Usage
 
 if TYPE_CHECKING:  # only for the annotation: the handler module imports this one
@@ -162,26 +162,6 @@ def _role(msg: Any) -> str:
     return _ROLES.get(kind, kind)
 
 
-def _content(content: Any, limit: int) -> tuple[str | None, list[Any]]:
-    """Text of a message's content, plus its non-text parts (multimodal blocks)."""
-    if content is None or isinstance(content, (str, bytes, bytearray, memoryview)):
-        return clean_text(content, limit), []
-    if isinstance(content, list):
-        texts: list[str] = []
-        parts: list[Any] = []
-        for block in content:
-            if isinstance(block, str):
-                texts.append(block)
-            elif isinstance(block, Mapping) and block.get("type") == "text":
-                text = block.get("text")
-                texts.append(text if isinstance(text, str) else clean_text(text, limit) or "")
-            else:
-                parts.append(json_safe(block, limit))
-        # Cut once, after joining, so the marker counts every dropped character.
-        return (clean_text("".join(texts), limit) if texts else None), parts
-    return clean_text(content, limit), []
-
-
 def _tool_calls(msg: Any) -> list[ToolCall]:
     calls: list[ToolCall] = []
     for raw in getattr(msg, "tool_calls", None) or ():
@@ -205,7 +185,7 @@ def _message(msg: Any, limit: int) -> Message:
     """A LangChain ``BaseMessage`` as a :class:`Message` (never raises on odd content)."""
     if not hasattr(msg, "content"):
         return _text_message("user", clean_text(msg, limit))
-    content, parts = _content(msg.content, limit)
+    content, parts = split_content(msg.content, limit)
     meta: dict[str, Any] = {"parts": parts} if parts else {}
     status = getattr(msg, "status", None)
     if status == "error":  # a ToolMessage reporting a failed tool run
@@ -264,7 +244,7 @@ class _Output:
         info = info if isinstance(info, Mapping) else {}
         response_meta: Mapping[str, Any] = {}
         if message is not None:
-            self.text, self.parts = _content(getattr(message, "content", None), limit)
+            self.text, self.parts = split_content(getattr(message, "content", None), limit)
             self.tool_calls = _tool_calls(message)
             meta = getattr(message, "response_metadata", None)
             response_meta = meta if isinstance(meta, Mapping) else {}
