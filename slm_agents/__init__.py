@@ -34,6 +34,12 @@ _LAZY: dict[str, str] = {
     "generate_key": "slm_agents.store",
     "Recorder": "slm_agents.capture",
     "CaptureStats": "slm_agents.capture",
+    "PIIScrubber": "slm_agents.curate",
+    "Span": "slm_agents.curate",
+    "Curator": "slm_agents.curate",
+    "Dataset": "slm_agents.curate",
+    "DatasetSplits": "slm_agents.curate",
+    "CurationReport": "slm_agents.curate",
     "errors": "slm_agents.errors",
 }
 
@@ -42,6 +48,7 @@ __all__ = sorted([*_LAZY, "__version__"])
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from . import errors
     from .capture import CaptureStats, Recorder
+    from .curate import CurationReport, Curator, Dataset, DatasetSplits, PIIScrubber, Span
     from .records import CallRecord, Message, ToolCall, Usage
     from .store import AuditEntry, IntegrityReport, Store, generate_key
 

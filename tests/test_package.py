@@ -10,12 +10,13 @@ import slm_agents
 import slm_agents.errors as errors
 
 HEAVY = ["torch", "sklearn", "presidio_analyzer", "langchain_core", "llama_index", "transformers",
-         "numpy", "spacy"]
+         "numpy", "spacy", "datasketch", "datasets", "tldextract", "pandas"]
 
 
-def test_import_slm_agents_loads_no_heavy_module() -> None:
+def test_import_slm_agents_and_its_public_classes_load_no_heavy_module() -> None:
     code = ("import sys, json, slm_agents; slm_agents.Store; slm_agents.Recorder; "
-            "slm_agents.CallRecord; "
+            "slm_agents.CallRecord; slm_agents.PIIScrubber; slm_agents.Curator; "
+            "slm_agents.Dataset; "
             f"print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert json.loads(out.stdout) == []
