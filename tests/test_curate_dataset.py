@@ -186,7 +186,7 @@ def test_dataset_sequence_protocol_and_tasks() -> None:
         Dataset([{"messages": []}], meta=[])
 
 
-def test_without_datasets_to_hf_names_the_train_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_datasets_to_hf_names_the_curate_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "datasets", None)
-    with pytest.raises(MissingDependencyError, match=r"slm-agents\[train\]"):
+    with pytest.raises(MissingDependencyError, match=r"slm-agents\[curate\]"):
         make_dataset(3).to_hf()

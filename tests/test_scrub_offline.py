@@ -48,3 +48,16 @@ def test_importing_the_scrubber_loads_no_heavy_module() -> None:
             "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_without_presidio_using_the_scrubber_names_the_extra_to_install() -> None:
+    code = ("import sys; sys.modules['presidio_analyzer'] = None\n"
+            "from slm_agents.curate.scrubber import PIIScrubber\n"
+            "from slm_agents.errors import MissingDependencyError\n"
+            "scrubber = PIIScrubber()  # constructing works; using needs the extra\n"
+            "try:\n"
+            "    scrubber.scrub('Maria Garcia')\n"
+            "except MissingDependencyError as exc:\n"
+            "    print(exc)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "pip install 'slm-agents[pii]'" in out.stdout

@@ -270,7 +270,7 @@ def _datasets() -> Any:
     try:
         import datasets
     except ImportError as exc:
-        raise MissingDependencyError("datasets", "train", "Hugging Face export") from exc
+        raise MissingDependencyError("datasets", "curate", "Hugging Face export") from exc
     return datasets
 
 

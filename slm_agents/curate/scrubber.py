@@ -13,6 +13,7 @@ Presidio and spaCy are imported when the scrubber is first used, not when this m
 from __future__ import annotations
 
 import hashlib
+import importlib
 import logging
 import pickle
 import secrets
@@ -22,6 +23,7 @@ from collections import Counter, OrderedDict
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
+from .._params import ParamsMixin
 from ..errors import ConfigError, MissingDependencyError, ScrubError, SLMAgentsError
 from ..records import CallRecord
 from .parallel import WorkerPool
@@ -68,7 +70,7 @@ class RecordScrubError(ScrubError):
         self.scrubbed = scrubbed
 
 
-class PIIScrubber:
+class PIIScrubber(ParamsMixin):
     """Replace personal data, health data and secrets in agent records, offline.
 
     Args:
@@ -136,17 +138,9 @@ class PIIScrubber:
         self._reset()
 
     # ------------------------------------------------------------------ parameters
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        """The constructor arguments (scikit-learn's estimator contract)."""
-        return {name: getattr(self, name) for name in _PARAMS}
-
     def set_params(self, **params: Any) -> PIIScrubber:
         """Change constructor arguments; the engine is rebuilt on next use."""
-        for name, value in params.items():
-            if name not in _PARAMS:
-                raise ConfigError(f"invalid parameter {name!r} for PIIScrubber; valid parameters "
-                                  f"are: {', '.join(_PARAMS)}")
-            setattr(self, name, value)
+        super().set_params(**params)
         with self._lock:
             self._reset()
             self._pool_failed = False
@@ -180,14 +174,16 @@ class PIIScrubber:
 
     # ------------------------------------------------------------------ configuration
     def _recognizer_names(self) -> tuple[list[str], list[Any]]:
-        from .recognizers import RECOGNIZERS, make_recognizer
+        registry = _import("recognizers")
+        RECOGNIZERS = registry.RECOGNIZERS  # noqa: N806 - the module's constant
 
         names = [name for name, spec in RECOGNIZERS.items() if spec.default]
         extra: list[Any] = []
         for item in self.recognizers:
             if isinstance(item, str):
                 try:
-                    make_recognizer(item, self.language) if item not in RECOGNIZERS else None
+                    if item not in RECOGNIZERS:
+                        registry.make_recognizer(item, self.language)  # a Presidio class name?
                 except KeyError:
                     raise ConfigError(
                         f"unknown recognizer {item!r}; valid names are: "
@@ -207,8 +203,7 @@ class PIIScrubber:
         return [n for n in dict.fromkeys(names) if n not in disabled], extra
 
     def _resolve_entities(self, names: list[str], extra: list[Any]) -> list[str]:
-        from .engine import entities_of
-
+        entities_of = _import("engine").entities_of
         available = entities_of(names, extra)
         if self.entities is None:
             asked = {e for n in names if n in self.recognizers for e in entities_of([n], [])}
@@ -244,14 +239,7 @@ class PIIScrubber:
             if self._engine is None:
                 entities = self.supported_entities
                 names, extra = self._recognizer_names()
-                try:
-                    from .engine import AnalysisEngine
-                except MissingDependencyError:
-                    raise
-                except ImportError as exc:  # pragma: no cover - a broken install
-                    raise MissingDependencyError("presidio_analyzer", "pii",
-                                                 "PII scrubbing") from exc
-                self._engine = AnalysisEngine(
+                self._engine = _import("engine").AnalysisEngine(
                     recognizer_names=names, extra=extra, entities=entities,
                     nlp_model=self.nlp_model, nlp_engine=self.nlp_engine, language=self.language)
             return self._engine
@@ -438,6 +426,16 @@ class PIIScrubber:
             map_record(record, collect)
         table = dict(zip(items, self._scrub_items(items), strict=True))
         return [map_record(r, lambda text, context: table[(text, context)]) for r in records]
+
+
+def _import(module: str) -> Any:
+    """A module of this package that needs Presidio; a missing install names the extra."""
+    try:
+        return importlib.import_module(f"{__package__}.{module}")
+    except MissingDependencyError:
+        raise
+    except ImportError as exc:
+        raise MissingDependencyError("presidio_analyzer", "pii", "PII scrubbing") from exc
 
 
 def _content_key(text: str, context: tuple[str, ...]) -> bytes:
