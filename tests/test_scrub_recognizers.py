@@ -27,7 +27,7 @@ def found(scrubber: PIIScrubber, entity: str, text: str) -> list[str]:
     return [s.text for s in scrubber.detect(text) if s.entity_type == entity]
 
 
-def check(scrubber: PIIScrubber, entity: str, text: str, value: str | None) -> None:
+def check_detection(scrubber: PIIScrubber, entity: str, text: str, value: str | None) -> None:
     values = found(scrubber, entity, text)
     if value is None:
         assert values == [], f"{entity} wrongly found in {text!r}: {values}"
@@ -76,7 +76,7 @@ API_KEYS = [
 
 @pytest.mark.parametrize("text,value", API_KEYS)
 def test_api_key_recognizer(scrubber: PIIScrubber, text: str, value: str | None) -> None:
-    check(scrubber, "API_KEY", text, value)
+    check_detection(scrubber, "API_KEY", text, value)
 
 
 JWT = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N"
@@ -92,7 +92,7 @@ JWTS = [
 
 @pytest.mark.parametrize("text,value", JWTS)
 def test_jwt_recognizer(scrubber: PIIScrubber, text: str, value: str | None) -> None:
-    check(scrubber, "JWT", text, value)
+    check_detection(scrubber, "JWT", text, value)
 
 
 BEARERS = [
@@ -108,7 +108,7 @@ BEARERS = [
 
 @pytest.mark.parametrize("text,value", BEARERS)
 def test_bearer_token_recognizer(scrubber: PIIScrubber, text: str, value: str | None) -> None:
-    check(scrubber, "BEARER_TOKEN", text, value)
+    check_detection(scrubber, "BEARER_TOKEN", text, value)
 
 
 PEM = ("-----BEGIN RSA PRIVATE KEY-----\n"
@@ -130,7 +130,7 @@ PRIVATE_KEYS = [
 
 @pytest.mark.parametrize("text,value", PRIVATE_KEYS)
 def test_private_key_recognizer(scrubber: PIIScrubber, text: str, value: str | None) -> None:
-    check(scrubber, "PRIVATE_KEY", text, value)
+    check_detection(scrubber, "PRIVATE_KEY", text, value)
 
 
 PASSWORDS = [
@@ -151,7 +151,7 @@ PASSWORDS = [
 
 @pytest.mark.parametrize("text,value", PASSWORDS)
 def test_password_recognizer(scrubber: PIIScrubber, text: str, value: str | None) -> None:
-    check(scrubber, "PASSWORD", text, value)
+    check_detection(scrubber, "PASSWORD", text, value)
 
 
 def test_credentials_inside_a_url_do_not_survive(scrubber: PIIScrubber) -> None:
@@ -186,7 +186,7 @@ ADDRESSES = [
 
 @pytest.mark.parametrize("text,value", ADDRESSES)
 def test_street_address_recognizer(scrubber: PIIScrubber, text: str, value: str | None) -> None:
-    check(scrubber, "STREET_ADDRESS", text, value)
+    check_detection(scrubber, "STREET_ADDRESS", text, value)
 
 
 DATES_OF_BIRTH = [
@@ -207,7 +207,7 @@ DATES_OF_BIRTH = [
 
 @pytest.mark.parametrize("text,value", DATES_OF_BIRTH)
 def test_date_of_birth_recognizer(scrubber: PIIScrubber, text: str, value: str | None) -> None:
-    check(scrubber, "DATE_OF_BIRTH", text, value)
+    check_detection(scrubber, "DATE_OF_BIRTH", text, value)
 
 
 def test_date_of_birth_under_a_dob_key_needs_no_words(scrubber: PIIScrubber) -> None:
@@ -238,7 +238,7 @@ MRNS = [
 @pytest.mark.parametrize("text,value", MRNS)
 def test_medical_record_number_recognizer(scrubber: PIIScrubber, text: str,
                                           value: str | None) -> None:
-    check(scrubber, "MEDICAL_RECORD_NUMBER", text, value)
+    check_detection(scrubber, "MEDICAL_RECORD_NUMBER", text, value)
 
 
 INSURANCE = [
@@ -257,7 +257,7 @@ INSURANCE = [
 
 @pytest.mark.parametrize("text,value", INSURANCE)
 def test_insurance_number_recognizer(scrubber: PIIScrubber, text: str, value: str | None) -> None:
-    check(scrubber, "INSURANCE_NUMBER", text, value)
+    check_detection(scrubber, "INSURANCE_NUMBER", text, value)
     if value:
         assert not [v for v in found(scrubber, "INSURANCE_NUMBER", text) if v != value]
 
@@ -278,7 +278,7 @@ ACCOUNTS = [
 
 @pytest.mark.parametrize("text,value", ACCOUNTS)
 def test_account_number_recognizer(scrubber: PIIScrubber, text: str, value: str | None) -> None:
-    check(scrubber, "ACCOUNT_NUMBER", text, value)
+    check_detection(scrubber, "ACCOUNT_NUMBER", text, value)
 
 
 IBANS = [
@@ -293,7 +293,7 @@ IBANS = [
 
 @pytest.mark.parametrize("text,value", IBANS)
 def test_iban_recognizer(scrubber: PIIScrubber, text: str, value: str | None) -> None:
-    check(scrubber, "IBAN_CODE", text, value)
+    check_detection(scrubber, "IBAN_CODE", text, value)
 
 
 IPS = [
@@ -308,7 +308,7 @@ IPS = [
 
 @pytest.mark.parametrize("text,value", IPS)
 def test_ip_recognizer(scrubber: PIIScrubber, text: str, value: str | None) -> None:
-    check(scrubber, "IP_ADDRESS", text, value)
+    check_detection(scrubber, "IP_ADDRESS", text, value)
 
 
 CARDS = [
@@ -323,7 +323,7 @@ CARDS = [
 
 @pytest.mark.parametrize("text,value", CARDS)
 def test_card_recognizers(scrubber: PIIScrubber, text: str, value: str | None) -> None:
-    check(scrubber, "CREDIT_CARD", text, value)
+    check_detection(scrubber, "CREDIT_CARD", text, value)
 
 
 PHONES = [
@@ -340,7 +340,7 @@ PHONES = [
 
 @pytest.mark.parametrize("text,value", PHONES)
 def test_phone_recognizers(scrubber: PIIScrubber, text: str, value: str | None) -> None:
-    check(scrubber, "PHONE_NUMBER", text, value)
+    check_detection(scrubber, "PHONE_NUMBER", text, value)
 
 
 PERSONS = [
@@ -359,7 +359,7 @@ PERSONS = [
 
 @pytest.mark.parametrize("text,value", PERSONS)
 def test_person_recognizers(scrubber: PIIScrubber, text: str, value: str | None) -> None:
-    check(scrubber, "PERSON", text, value)
+    check_detection(scrubber, "PERSON", text, value)
 
 
 LOCATIONS = [
@@ -374,7 +374,7 @@ LOCATIONS = [
 
 @pytest.mark.parametrize("text,value", LOCATIONS)
 def test_location_recognizers(scrubber: PIIScrubber, text: str, value: str | None) -> None:
-    check(scrubber, "LOCATION", text, value)
+    check_detection(scrubber, "LOCATION", text, value)
 
 
 EMAILS_AND_URLS = [
@@ -392,7 +392,7 @@ EMAILS_AND_URLS = [
 @pytest.mark.parametrize("entity,text,value", EMAILS_AND_URLS)
 def test_offline_email_and_url_recognizers(scrubber: PIIScrubber, entity: str, text: str,
                                            value: str | None) -> None:
-    check(scrubber, entity, text, value)
+    check_detection(scrubber, entity, text, value)
 
 
 def test_recognizers_can_be_disabled_by_name() -> None:
