@@ -27,14 +27,17 @@ def cli() -> None:
 @click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Where to write the encrypted store (default: a new temporary directory).")
 @click.option("--seed", default=0, show_default=True, help="Seed of the request mix.")
-def demo(n_requests: int, workdir: Path | None, seed: int) -> None:
+@click.option("--scrub", is_flag=True,
+              help="Scrub personal data before storage (offline Presidio; needs the pii extra).")
+def demo(n_requests: int, workdir: Path | None, seed: int, scrub: bool) -> None:
     """Run a multi-agent LangChain app offline and capture its LLM calls into an encrypted store."""
     from .demo import run_demo
 
     click.echo(f"Running the travel-assistant agents on {n_requests} requests "
                "(LangChain, fake chat model replaying an LLM's answers)...")
     with click.progressbar(length=n_requests, label="requests", file=sys.stderr) as bar:
-        result = run_demo(n_requests, workdir=workdir, seed=seed, progress=bar.update)
+        result = run_demo(n_requests, workdir=workdir, seed=seed, progress=bar.update,
+                          scrub=scrub)
     stats = result.capture_stats
     click.echo("")
     click.echo(f"Captured {result.calls} LLM calls in {result.seconds:.1f} s "
@@ -51,6 +54,9 @@ def demo(n_requests: int, workdir: Path | None, seed: int) -> None:
                f"{'CAN' if result.writer_can_read else 'cannot'} read it back)")
     click.echo(f"Planted e-mail addresses found in clear in the store's files: "
                f"{result.plaintext_hits}")
+    how = "scrubbed before storage" if result.scrubbed else "not scrubbed: try --scrub"
+    click.echo(f"Records whose decrypted view holds a planted e-mail address: "
+               f"{result.emails_in_view} ({how})")
     click.echo(f"Admin key (keep it secret; needed to read the store): {result.admin_key}")
     if result.sample:
         click.echo("\nOne captured tool-calling record, as the curator role reads it:")

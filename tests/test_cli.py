@@ -47,3 +47,13 @@ def test_cli_rejects_bad_arguments_and_has_help() -> None:
     help_out = runner.invoke(cli, ["--help"])
     assert help_out.exit_code == 0 and "demo" in help_out.output
     assert sa.__version__ in runner.invoke(cli, ["--version"]).output
+
+
+def test_demo_with_scrub_stores_no_planted_email_even_in_the_decrypted_view(
+        tmp_path: Path) -> None:
+    plain = run_demo(30, workdir=tmp_path / "plain", seed=2)
+    scrubbed = run_demo(30, workdir=tmp_path / "scrubbed", seed=2, scrub=True)
+    assert plain.emails_in_view > 0  # the workload really plants them
+    assert scrubbed.emails_in_view == 0
+    assert scrubbed.calls == plain.calls
+    assert scrubbed.capture_stats["dropped_scrub_failed"] == 0

@@ -34,11 +34,13 @@ class DemoResult:
     plaintext_hits: int = 0
     capture_stats: dict[str, int] = field(default_factory=dict)
     writer_can_read: bool = False
+    scrubbed: bool = False
+    emails_in_view: int = 0
     sample: str = ""
 
 
 def run_demo(requests: int = 200, workdir: str | Path | None = None, seed: int = 0,
-             progress: Callable[[int], None] | None = None) -> DemoResult:
+             progress: Callable[[int], None] | None = None, scrub: bool = False) -> DemoResult:
     """Run the travel-assistant agents on ``requests`` requests with capture attached.
 
     The application is attached to capture process-wide (no call site changes), writes through a
@@ -49,6 +51,8 @@ def run_demo(requests: int = 200, workdir: str | Path | None = None, seed: int =
         workdir: Where the store goes (a new temporary directory when ``None``).
         seed: Seed of the request mix.
         progress: Called with the number of requests just handled (for progress bars).
+        scrub: Scrub personal data on the capture writer thread before storage (needs the
+            ``pii`` extra), so the store never holds the planted e-mail addresses at all.
     """
     try:
         from .app import TravelAssistant
@@ -66,11 +70,16 @@ def run_demo(requests: int = 200, workdir: str | Path | None = None, seed: int =
         writer_key = admin.issue_key("writer")
         curator_key = admin.issue_key("curator")
 
+    scrubber = None
+    if scrub:
+        from ..curate import PIIScrubber
+
+        scrubber = PIIScrubber(mode="placeholder")
     work = make_requests(requests, seed=seed)
     app = TravelAssistant(work)
     started = time.perf_counter()
     with Store(store_path, key=writer_key) as writer_store:
-        with Recorder(writer_store, agent="travel-assistant") as rec:
+        with Recorder(writer_store, agent="travel-assistant", scrubber=scrubber) as rec:
             rec.instrument_langchain()
             for req in work:
                 app.handle(req)
@@ -81,7 +90,8 @@ def run_demo(requests: int = 200, workdir: str | Path | None = None, seed: int =
 
     result = DemoResult(workdir=root, store_path=store_path, admin_key=admin_key,
                         requests=requests, calls=0, seconds=seconds,
-                        capture_stats=rec.stats().as_dict(), writer_can_read=writer_can_read)
+                        capture_stats=rec.stats().as_dict(), writer_can_read=writer_can_read,
+                        scrubbed=scrub)
     per_agent: collections.Counter[str] = collections.Counter()
     with Store(store_path, key=curator_key) as curator:
         for record in curator.records():
@@ -91,6 +101,8 @@ def run_demo(requests: int = 200, workdir: str | Path | None = None, seed: int =
             result.tool_calls += len(record.tool_calls)
             result.input_tokens += record.usage.input_tokens or 0
             result.output_tokens += record.usage.output_tokens or 0
+            text = record.to_json()
+            result.emails_in_view += any(email in text for email in EMAILS)
             if not result.sample and record.tool_calls:
                 # The tool schemas repeat in every call: name them instead of printing them.
                 shown = record.model_dump(mode="json", exclude_defaults=True, exclude={"tools"})
