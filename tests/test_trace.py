@@ -174,3 +174,29 @@ def test_when_capture_itself_fails_the_host_function_still_returns(store: sa.Sto
         assert call(Unconvertible()) == "ok"
     assert rec.stats().build_errors == 1
     assert len(store) == 0
+
+
+def test_current_trace_names_the_innermost_traced_call_and_is_none_outside(
+        store: sa.Store) -> None:
+    from slm_agents.capture.trace import current_trace
+
+    seen: list[tuple[str, str] | None] = []
+    with sa.Recorder(store) as rec:
+        @rec.trace
+        def inner(messages: list) -> str:
+            seen.append(current_trace())
+            return "in"
+
+        @rec.trace
+        def outer(messages: list) -> str:
+            seen.append(current_trace())
+            return inner(messages)
+
+        assert current_trace() is None
+        outer([{"role": "user", "content": "x"}])
+        assert current_trace() is None
+    outer_ids, inner_ids = seen
+    assert outer_ids is not None and inner_ids is not None
+    assert inner_ids[0] == outer_ids[0] == outer_ids[1]  # one trace, rooted at the outer call
+    records = {r.id: r for r in store.records()}
+    assert records[inner_ids[1]].parent_id == outer_ids[1]

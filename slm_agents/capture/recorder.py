@@ -162,6 +162,7 @@ class Recorder:
         self._scrub = _as_scrub_function(scrubber)
         self._sync = self.options.durability == "sync"
         self._max_queue = self.options.queue_size
+        self._wake_at = self.options.batch_size  # hot path: a plain int, not a model lookup
         self._closed = False
         self._counts: dict[str, int] = dict.fromkeys(
             ("received", "written", "duplicates", "dropped_overflow", "dropped_human_facing",
@@ -186,7 +187,7 @@ class Recorder:
             if len(queue) >= self._max_queue and not self._make_room():
                 return
             queue.append(pending)
-            if len(queue) >= self.options.batch_size:
+            if len(queue) >= self._wake_at:
                 self._wake.set()
         except Exception as exc:  # pragma: no cover - defensive: capture never breaks the host
             self._hook_error(exc, "emit")
