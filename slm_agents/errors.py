@@ -11,6 +11,11 @@ built-in exception that existing ``except`` clauses would expect (scikit-learn's
     ├── CaptureError                          capture could not be set up (never raised from hooks)
     ├── ScrubError                            a text or record could not be scrubbed
     ├── CurationError(ValueError)             the data cannot make a dataset (empty, nothing left)
+    ├── NotFittedError(ValueError, AttributeError)  an estimator was used before ``fit``
+    ├── ClusteringError(ValueError)           the items cannot be clustered (empty, unusable)
+    ├── TrainingError                         fine-tuning could not run or finish
+    ├── ModelLoadError(OSError)               a model or adapter cannot be found or loaded
+    ├── RoutingError                          a call could be served by no route (not even the LLM)
     └── StoreError
         ├── StoreNotFoundError(FileNotFoundError)  no store there, and the key cannot create one
         ├── InvalidKeyError(ValueError)       the key text is malformed
@@ -28,19 +33,24 @@ from __future__ import annotations
 
 __all__ = [
     "CaptureError",
+    "ClusteringError",
     "ConfigError",
     "CorruptStoreError",
     "CurationError",
     "InvalidKeyError",
     "InvalidRecordError",
     "MissingDependencyError",
+    "ModelLoadError",
+    "NotFittedError",
     "PermissionDeniedError",
+    "RoutingError",
     "SLMAgentsError",
     "ScrubError",
     "StoreClosedError",
     "StoreError",
     "StoreNotFoundError",
     "TamperedRecordError",
+    "TrainingError",
     "WrongKeyError",
 ]
 
@@ -80,6 +90,26 @@ class ScrubError(SLMAgentsError):
 
 class CurationError(SLMAgentsError, ValueError):
     """The records cannot make a dataset (none given, or none left after filtering)."""
+
+
+class NotFittedError(SLMAgentsError, ValueError, AttributeError):
+    """An estimator (``TaskClusterer``, ``FineTuner``...) was used before ``fit``."""
+
+
+class ClusteringError(SLMAgentsError, ValueError):
+    """The items cannot be clustered (no items, only empty texts, a stage that failed)."""
+
+
+class TrainingError(SLMAgentsError):
+    """Fine-tuning could not run or finish (no usable examples, a failed step)."""
+
+
+class ModelLoadError(SLMAgentsError, OSError):
+    """A base model, adapter or saved specialist cannot be found or loaded."""
+
+
+class RoutingError(SLMAgentsError):
+    """No route could serve a call, not even the fallback LLM (its own error is chained)."""
 
 
 class StoreError(SLMAgentsError):
