@@ -40,6 +40,42 @@ _LAZY: dict[str, str] = {
     "Dataset": "slm_agents.curate",
     "DatasetSplits": "slm_agents.curate",
     "CurationReport": "slm_agents.curate",
+    "TaskClusterer": "slm_agents.cluster",
+    "ClusterReport": "slm_agents.cluster",
+    "HashingEmbedder": "slm_agents.cluster",
+    "MiniLMEmbedder": "slm_agents.cluster",
+    "NoReduction": "slm_agents.cluster",
+    "ModelCatalog": "slm_agents.select",
+    "ModelCard": "slm_agents.select",
+    "MemoryEstimate": "slm_agents.select",
+    "CostEstimate": "slm_agents.select",
+    "Selection": "slm_agents.select",
+    "estimate_memory": "slm_agents.select",
+    "estimate_cost": "slm_agents.select",
+    "FineTuner": "slm_agents.train",
+    "Specialist": "slm_agents.train",
+    "Generation": "slm_agents.train",
+    "LoraSettings": "slm_agents.train",
+    "QuantizationSettings": "slm_agents.train",
+    "TrainingSettings": "slm_agents.train",
+    "evaluate": "slm_agents.evaluate",
+    "EvalReport": "slm_agents.evaluate",
+    "Router": "slm_agents.route",
+    "RoutedGeneration": "slm_agents.route",
+    "RouteDecision": "slm_agents.route",
+    "RoutingPolicy": "slm_agents.route",
+    "RouterStats": "slm_agents.route",
+    "CalibrationResult": "slm_agents.route",
+    "OpenAICompatible": "slm_agents.route",
+    "Flywheel": "slm_agents.refine",
+    "ModelRegistry": "slm_agents.refine",
+    "RegistrySpecialists": "slm_agents.refine",
+    "RoundReport": "slm_agents.refine",
+    "VersionInfo": "slm_agents.refine",
+    "replacement_report": "slm_agents.report",
+    "ReplacementReport": "slm_agents.report",
+    "TaskReplacement": "slm_agents.report",
+    "ReplaceabilityRule": "slm_agents.report",
     "errors": "slm_agents.errors",
 }
 
@@ -48,9 +84,39 @@ __all__ = sorted([*_LAZY, "__version__"])
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from . import errors
     from .capture import CaptureStats, Recorder
+    from .cluster import ClusterReport, HashingEmbedder, MiniLMEmbedder, NoReduction, TaskClusterer
     from .curate import CurationReport, Curator, Dataset, DatasetSplits, PIIScrubber, Span
+    from .evaluate import EvalReport, evaluate
     from .records import CallRecord, Message, ToolCall, Usage
+    from .refine import Flywheel, ModelRegistry, RegistrySpecialists, RoundReport, VersionInfo
+    from .report import ReplaceabilityRule, ReplacementReport, TaskReplacement, replacement_report
+    from .route import (
+        CalibrationResult,
+        OpenAICompatible,
+        RouteDecision,
+        RoutedGeneration,
+        Router,
+        RouterStats,
+        RoutingPolicy,
+    )
+    from .select import (
+        CostEstimate,
+        MemoryEstimate,
+        ModelCard,
+        ModelCatalog,
+        Selection,
+        estimate_cost,
+        estimate_memory,
+    )
     from .store import AuditEntry, IntegrityReport, Store, generate_key
+    from .train import (
+        FineTuner,
+        Generation,
+        LoraSettings,
+        QuantizationSettings,
+        Specialist,
+        TrainingSettings,
+    )
 
 
 def __getattr__(name: str) -> Any:

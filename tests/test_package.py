@@ -10,13 +10,17 @@ import slm_agents
 import slm_agents.errors as errors
 
 HEAVY = ["torch", "sklearn", "presidio_analyzer", "langchain_core", "llama_index", "transformers",
-         "numpy", "spacy", "datasketch", "datasets", "tldextract", "pandas"]
+         "numpy", "spacy", "datasketch", "datasets", "tldextract", "pandas", "peft", "trl",
+         "umap", "hdbscan", "sentence_transformers", "matplotlib", "bitsandbytes"]
 
 
 def test_import_slm_agents_and_its_public_classes_load_no_heavy_module() -> None:
     code = ("import sys, json, slm_agents; slm_agents.Store; slm_agents.Recorder; "
             "slm_agents.CallRecord; slm_agents.PIIScrubber; slm_agents.Curator; "
-            "slm_agents.Dataset; "
+            "slm_agents.Dataset; slm_agents.TaskClusterer; slm_agents.ClusterReport; "
+            "slm_agents.ModelCatalog; slm_agents.FineTuner; slm_agents.Specialist; "
+            "slm_agents.evaluate; slm_agents.Router; slm_agents.Flywheel; "
+            "slm_agents.ModelRegistry; slm_agents.replacement_report; "
             f"print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert json.loads(out.stdout) == []
