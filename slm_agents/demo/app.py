@@ -92,7 +92,8 @@ def _answers(requests: Sequence[DemoRequest]) -> dict[str, list[BaseMessage]]:
             responder.append(AIMessage(content=f"Done: {json.dumps(result)}. Anything else?"))
         else:
             sights = req.facts["sights"]
-            summary = f"- Start with {sights[0]}, then {sights[1]}.\n- Museums close on Mondays."
+            summary = (f"- Start with {sights[0]}, then {sights[1]}.\n"
+                       f"- Museums close on {req.facts['day']}.")
             summariser.append(AIMessage(content=summary))
             responder.append(AIMessage(content=f"Here are the key points:\n{summary}"))
     return {"triage": triage, "tool_agent": tool_agent, "summariser": summariser,
