@@ -338,8 +338,9 @@ def main() -> int:
     print(f"task {TASK!r}: train {len(train)} / test {len(test)} examples (no shared traces)")
     print(f"fine-tuning wall time {fit_s:.1f} s ({fit_s / 60:.1f} min) on {len(cpus)} cores, "
           f"limit {LIMIT_S / 60:.0f} min: {verdict(fit_s <= LIMIT_S)}")
-    print(f"  (CPU time {fit_cpu_s:.0f} s = {fit_cpu_s / len(cpus) / 60:.1f} min per core: the "
-          f"wall time on {len(cpus)} otherwise idle cores would be about that)")
+    print(f"  (CPU time {fit_cpu_s:.0f} s, {fit_cpu_s / 60:.1f} min: on {len(cpus)} otherwise "
+          f"idle cores the wall time would be about {fit_cpu_s / len(cpus) / 60:.1f} min if "
+          f"the threads scaled perfectly; an estimate, not a measurement)")
     print(f"training throughput: {stats['tokens_per_s']} tokens/s "
           f"({stats['train_tokens']} tokens in {stats['runtime_s']:.1f} s)")
     print(f"peak RSS: {rss_fit} at the end of fine-tuning; {fmt_rss()} at the end of the run")
