@@ -273,10 +273,12 @@ def test_flywheel_runs_one_round_then_rounds_on_an_interval(captured, tiny, one_
                                                             tmp_path: Path) -> None:
     common = ["--store", captured.store_path, "--key", captured.curator_key, "--workdir",
               tmp_path, "--base-model", tiny, "--max-steps", "1", "--embedder", "hashing",
-              "--no-scrub", "--min-new-examples", "5", "--max-eval-examples", "2",
-              "--max-new-tokens", "2", "--device", "cpu"]
+              "--no-scrub", "--min-new-examples", "5", "--min-test-examples", "1",
+              "--max-eval-examples", "2", "--max-new-tokens", "2", "--device", "cpu"]
     result = ok("flywheel", *common)
     assert "# Flywheel round 1: ok" in result.output
+    # Every task trained a first candidate, evaluated it, and (a tiny random model) rejected it.
+    assert "| v1 " in result.output and "rejected" in result.output
     assert (tmp_path / "rounds").is_dir()
     again = ok("flywheel", *common[:-2], "--interval", "0.01", "--max-rounds", "1")
     assert "round 2" in again.output

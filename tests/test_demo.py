@@ -6,6 +6,7 @@ hashing embedder, 180 calls); the real ``--fast`` run (SmolLM2-135M, 2,100 calls
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -60,6 +61,28 @@ def test_capture_with_a_scrubber_stores_no_planted_email_even_decrypted(tmp_path
     result = capture_calls(30, tmp_path, seed=2, scrubber=sa.PIIScrubber(mode="placeholder"))
     assert result.emails_in_view == 0 and result.calls == 90
     assert result.capture_stats["dropped_scrub_failed"] == 0
+
+
+def test_demo_scrubbing_hides_emails_and_keeps_tool_arguments_consistent(tmp_path) -> None:
+    """Pseudonyms must be the same in the request and in the tool call the specialist learns."""
+    pytest.importorskip("presidio_analyzer")
+    from slm_agents.demo import stages
+
+    capture = capture_calls(40, tmp_path, seed=5)
+    with sa.Store(capture.store_path, key=capture.curator_key) as store:
+        records = list(store.records())
+    curated = stages.curate(records, scrub=True, seed=0, planted=capture.planted)
+    assert curated.emails_in_dataset == 0 and curated.entities["EMAIL_ADDRESS"] > 0
+    calls = [ex for ex in curated.dataset.examples if ex["messages"][-1].get("tool_calls")]
+    assert calls
+    for example in calls:
+        request = example["messages"][-2]["content"]
+        call = example["messages"][-1]["tool_calls"][0]["function"]
+        arguments = call["arguments"]
+        arguments = json.loads(arguments) if isinstance(arguments, str) else arguments
+        for name, value in arguments.items():
+            if name != "unit":
+                assert str(value) in request, (name, value, request)
 
 
 def test_the_workload_is_varied_enough_that_few_requests_repeat() -> None:

@@ -24,7 +24,7 @@ __all__ = ["demo"]
 @click.option("--seed", default=0, show_default=True, type=int,
               help="Seed of the requests, splits, pseudonyms and training.")
 @click.option("--scrub/--no-scrub", default=True, show_default=True,
-              help="Scrub personal data (offline PIIScrubber, consistent pseudonyms) before "
+              help="Pseudonymise contact details and secrets (offline PIIScrubber) before "
                    "curation.")
 @click.option("--requests", "n_requests", default=None, type=click.IntRange(1),
               help="User requests to simulate, three LLM calls each [default: 1000; 700 with "

@@ -55,6 +55,8 @@ def fine_tuner_factory(base_model: str, method: str, max_steps: int, epochs: flo
               help="Embedder of the clusterer fitted on the first round.")
 @click.option("--min-new-examples", default=50, show_default=True, type=click.IntRange(1),
               help="New curated examples that make a task retrain.")
+@click.option("--min-test-examples", default=10, show_default=True, type=click.IntRange(1),
+              help="Held-out examples a task needs before a candidate can be judged.")
 @click.option("--quality-bar", default=0.9, show_default=True, type=click.FloatRange(0, 1),
               help="Agreement with the LLM a candidate must reach to be promoted.")
 @click.option("--max-eval-examples", default=200, show_default=True, type=click.IntRange(1),
@@ -68,8 +70,9 @@ def fine_tuner_factory(base_model: str, method: str, max_steps: int, epochs: flo
 def flywheel(store_path: Path, key: str | None, workdir: Path, once: bool,
              interval: float | None, max_rounds: int | None, base_model: str, method: str,
              max_steps: int, epochs: float, batch_size: int, max_length: int, embedder: str,
-             min_new_examples: int, quality_bar: float, max_eval_examples: int,
-             max_new_tokens: int, scrub: bool, device: str, seed: int) -> None:
+             min_new_examples: int, min_test_examples: int, quality_bar: float,
+             max_eval_examples: int, max_new_tokens: int, scrub: bool, device: str,
+             seed: int) -> None:
     """Retrain, evaluate and promote specialists on the calls that arrived since the last round.
 
     Promotion needs the candidate to beat both the quality bar against the LLM and the current
@@ -98,7 +101,8 @@ def flywheel(store_path: Path, key: str | None, workdir: Path, once: bool,
         curator=Curator(scrubber=make_scrubber(scrub), seed=seed),
         fine_tuner_factory=fine_tuner_factory(base_model, method, max_steps, epochs,
                                               batch_size, max_length, device, seed),
-        evaluator=evaluator, min_new_examples=min_new_examples, quality_bar=quality_bar,
+        evaluator=evaluator, min_new_examples=min_new_examples,
+        min_test_examples=min_test_examples, quality_bar=quality_bar,
         max_eval_examples=max_eval_examples, seed=seed,
         event_hooks={"round": [lambda event: click.echo(event["report"].summary())]}
         if interval is not None else None)

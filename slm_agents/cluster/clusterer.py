@@ -58,6 +58,7 @@ logger = logging.getLogger("slm_agents.cluster")
 _N_REPRESENTATIVES = 5
 _VOTERS = 15  # neighbours (calls) that vote on a call's task
 _UMAP_LAYOUT_ROWS = 1000  # fewer distinct rows: their first two principal components make the map
+_UMAP_LAYOUT_SAMPLE = 3000
 
 
 class TaskClusterer(ParamsMixin):
@@ -267,7 +268,6 @@ class TaskClusterer(ParamsMixin):
 
     def _tidy(self, labels: np.ndarray, rows: np.ndarray, space: FeatureSpace,
               present: np.ndarray, counts: np.ndarray) -> tuple[NeighbourIndex, np.ndarray, dict]:
-
         labels = labels.copy()
         labels[labels < 0] = -1
         labels = _by_size(labels, counts)
@@ -337,7 +337,8 @@ class TaskClusterer(ParamsMixin):
         """2-D coordinates of the fitted items for plots (a UMAP of the reduced rows, or their
         first two principal components when there are fewer than 1,000 distinct rows).
 
-        Computed on first use and kept: the UMAP costs seconds to a minute (20,000 calls).
+        Computed on first use and kept (UMAP of at most 3,000 rows: seconds, plus numba's
+        one-off compilation in a new process).
         """
         self._check_fitted()
         if self._embedding_2d is None:
@@ -452,16 +453,28 @@ def _layout_2d(reduced: np.ndarray | None, index: NeighbourIndex,
     if n >= _UMAP_LAYOUT_ROWS:
         try:
             from umap import UMAP
-
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                # 200 epochs: plenty for a picture (UMAP uses 500 below 10,000 points).
-                return np.asarray(UMAP(n_components=2, n_neighbors=15, n_epochs=200,
-                                       random_state=random_state, low_memory=True,
-                                       n_jobs=1 if random_state is not None else -1
-                                       ).fit_transform(source))
         except ImportError:  # pragma: no cover - umap comes with the cluster extra
             pass
+        else:
+            # A map needs no more than a few thousand points laid out by UMAP (200 epochs is
+            # plenty for a picture); the others sit at the mean place of their 5 nearest.
+            rng = np.random.default_rng(0)
+            sample = np.sort(rng.choice(n, min(n, _UMAP_LAYOUT_SAMPLE), replace=False))
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                placed = np.asarray(UMAP(n_components=2, n_neighbors=15, n_epochs=200,
+                                         random_state=random_state, low_memory=True,
+                                         n_jobs=1 if random_state is not None else -1
+                                         ).fit_transform(source[sample]))
+            if len(sample) == n:
+                return placed
+            from sklearn.neighbors import NearestNeighbors
+
+            near = NearestNeighbors(n_neighbors=5).fit(source[sample]).kneighbors(
+                source, return_distance=False)
+            out = placed[near].mean(axis=1)
+            out[sample] = placed
+            return out
     out = np.zeros((n, 2))
     if n >= 2:
         from sklearn.decomposition import PCA

@@ -94,7 +94,8 @@ def run_demo(requests: int | None = None, workdir: str | Path | None = None, see
         seed: Seed of the requests, splits, scrubber pseudonyms and training.
         progress: ``progress(stage, n)`` is called as work is done, with ``("start:<stage>",
             total)`` first (for progress bars).
-        scrub: Scrub personal data (PIIScrubber, consistent pseudonyms) before curation.
+        scrub: Pseudonymise contact details and secrets (PIIScrubber) before curation; the
+            names and places the agents work on are kept (see ``stages.KEPT_ENTITIES``).
         fast: Fewer training steps, two specialists of short-prompt tasks, small evaluation
             sets (minutes on two CPU cores) instead of the default setting's real quality.
         tiny: For tests only: a tiny random model, 180 calls, the hashing embedder.
@@ -151,8 +152,9 @@ def _pipeline(settings: DemoSettings, root: Path, seed: int, scrub: bool, run: _
         result.entities_scrubbed = curated.entities
         result.emails_in_dataset = curated.emails_in_dataset
         dropped = ", ".join(f"{k} {v}" for k, v in curated.dataset.report.dropped.items())
-        scrubbed = (f"PIIScrubber replaced {sum(curated.entities.values()):,} values "
-                    f"({', '.join(f'{k} {v}' for k, v in list(curated.entities.items())[:3])})"
+        scrubbed = (f"PIIScrubber pseudonymised {sum(curated.entities.values()):,} contact "
+                    f"details and secrets ("
+                    f"{', '.join(f'{k} {v}' for k, v in list(curated.entities.items())[:3])})"
                     if scrub else "not scrubbed (--no-scrub)")
         kept_out = len(records) - candidates
         line(f"{len(curated.dataset):,} examples from {len(records):,} calls ({kept_out} "

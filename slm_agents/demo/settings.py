@@ -19,7 +19,9 @@ class DemoSettings:
         requests: User requests simulated (three LLM calls each).
         tasks: Specialists trained: the largest tasks whose examples fit ``max_length``.
         max_steps: Optimiser steps per specialist.
-        batch_size: Examples per step.
+        batch_size: Examples per forward pass.
+        grad_accum: Forward passes whose gradients add up to one step (the effective batch is
+            ``batch_size * grad_accum``; small passes keep memory low).
         learning_rate: Peak learning rate of the LoRA adapter.
         max_length: Longest training example in tokens (tasks whose examples are longer wait
             for a setting with a larger one).
@@ -39,6 +41,7 @@ class DemoSettings:
     tasks: int
     max_steps: int
     batch_size: int
+    grad_accum: int
     learning_rate: float
     max_length: int
     lora_r: int
@@ -57,19 +60,21 @@ class DemoSettings:
 
 
 MODES: dict[str, DemoSettings] = {
-    # Real quality: three specialists, tool-calling tasks included (prompts of ~350 tokens).
-    "default": DemoSettings("default", requests=1000, tasks=3, max_steps=100, batch_size=8,
-                            learning_rate=5e-4, max_length=768, lora_r=16, eval_examples=100,
-                            baseline_examples=20, replay_calls=600),
+    # Real quality: three specialists, tool-calling tasks included (prompts of ~400 tokens).
+    "default": DemoSettings(
+        "default", requests=1000, tasks=3, max_steps=100, batch_size=4, grad_accum=2,
+        learning_rate=5e-4, max_length=768, lora_r=16, eval_examples=100, baseline_examples=20,
+        replay_calls=600),
     # Minutes on two CPU cores: specialists for the two largest tasks with short prompts.
-    "fast": DemoSettings("fast", requests=700, tasks=2, max_steps=10, batch_size=4,
-                         learning_rate=1e-3, max_length=128, lora_r=8, eval_examples=20,
-                         baseline_examples=4, replay_calls=150),
+    "fast": DemoSettings(
+        "fast", requests=700, tasks=2, max_steps=10, batch_size=4, grad_accum=1,
+        learning_rate=1e-3, max_length=128, lora_r=8, eval_examples=20, baseline_examples=4,
+        replay_calls=150),
     # Tests only: a tiny random model, fewer calls, the hashing embedder.
-    "tiny": DemoSettings("tiny", requests=60, tasks=1, max_steps=2, batch_size=4,
-                         learning_rate=1e-3, max_length=256, lora_r=4, eval_examples=4,
-                         baseline_examples=2, replay_calls=24, embedder="hashing",
-                         min_task_examples=4),
+    "tiny": DemoSettings(
+        "tiny", requests=60, tasks=1, max_steps=2, batch_size=4, grad_accum=1,
+        learning_rate=1e-3, max_length=256, lora_r=4, eval_examples=4, baseline_examples=2,
+        replay_calls=24, embedder="hashing", min_task_examples=4),
 }
 
 
@@ -85,7 +90,8 @@ def settings_for(fast: bool = False, tiny: bool = False, **overrides: Any) -> De
     if unknown:
         raise ConfigError(f"unknown demo setting(s) {unknown}; valid: {', '.join(sorted(known))}")
     settings = replace(base, **{k: v for k, v in overrides.items() if v is not None})
-    for name in ("requests", "tasks", "max_steps", "batch_size", "max_length", "eval_examples",
+    for name in ("requests", "tasks", "max_steps", "batch_size", "grad_accum", "max_length",
+                 "eval_examples",
                  "replay_calls", "min_task_examples", "lora_r"):
         value = getattr(settings, name)
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
