@@ -163,6 +163,8 @@ def test_bad_input_raises_a_clear_error(items: object, error: type, message: str
     {"min_confidence": 2.0},
     # a min_cluster_size of one
     {"min_cluster_size": 1},
+    # a context similarity outside [0, 1]
+    {"context_similarity": 1.5},
     # a reducer without fit_transform
     {"reducer": object()},
     # an embedder without embed
@@ -231,3 +233,38 @@ def test_report_covers_the_fitted_items(fitted: TaskClusterer, blobs: tuple) -> 
     report = fitted.report()
     assert report.n_calls == len(blobs[1])
     assert len(report.tasks) == fitted.n_tasks_
+
+
+INTENTS = {
+    "shop": ["where is my parcel number {n}, asks {name}", "refund my order {n} please, {name}"],
+    "hr": ["how many leave days does {name} have left this year",
+           "what is the company policy on remote work, asked {name} on day {n}"],
+}
+
+
+def test_each_context_is_clustered_on_its_own_so_intents_within_one_agent_separate() -> None:
+    """Two agents, two intents each: the agents split by structure, the intents by content."""
+    records, truth = [], []
+    for agent, intents in INTENTS.items():
+        for intent, template in enumerate(intents):
+            for i, name in enumerate(NAMES * 2):
+                records.append(_call(agent, template.format(n=100 + i, name=name), None))
+                truth.append(f"{agent}{intent}")
+    clf = TaskClusterer(embedder=HashingEmbedder()).fit(records)
+    assert adjusted_rand_score(truth, clf.labels_) == 1.0
+    contexts = clf.selection_["contexts"]
+    assert [c["tasks"] for c in contexts] == [2, 2]
+    assert all("silhouettes" in c["selection"] for c in contexts)
+    assert np.array_equal(clf.predict(records), clf.labels_)
+    # Without the split, one space over every call: still a valid clustering (no crash).
+    flat = TaskClusterer(embedder=HashingEmbedder(), split_by_context=False).fit(records)
+    assert "contexts" not in flat.selection_ and flat.n_tasks_ >= 1
+
+
+def test_a_context_holding_one_intent_stays_one_task() -> None:
+    # (A known limit: one intent asked in several distinct phrasings can split by phrasing.)
+    records = [_call("shop", f"where is my parcel number {100 + i}", None) for i in range(30)]
+    records += [_call("hr", "how many leave days do I have left", None)] * 15
+    clf = TaskClusterer(embedder=HashingEmbedder()).fit(records)
+    assert clf.n_tasks_ == 2
+    assert len(set(clf.labels_[:30])) == 1

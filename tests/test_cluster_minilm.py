@@ -41,3 +41,33 @@ def test_minilm_pipeline_finds_three_topics_and_assigns_paraphrases(
     label, confidence = clf.assign("Is it going to be sunny in Vienna on Friday?")
     assert label == weather and confidence >= 0.5
     assert clf.assign("Explain the proof of Fermat's last theorem")[0] == -1
+
+
+def test_int8_and_shorter_inputs_stay_close_to_the_float32_vectors_and_cache_apart(
+        texts_and_truth: tuple[list[str], np.ndarray]) -> None:
+    from slm_agents.cluster import MiniLMEmbedder
+    from slm_agents.cluster.embedders import embedder_from_spec
+
+    texts = texts_and_truth[0][:12] + ["a long message " * 80]
+    full = MiniLMEmbedder().embed(texts)
+    fast = MiniLMEmbedder(quantize=True, max_tokens=64)
+    quick = fast.embed(texts)
+    one = fast.embed(texts[:1])  # the single-text (router) path
+    assert quick.shape == full.shape
+    assert np.allclose(np.linalg.norm(quick, axis=1), 1.0, atol=1e-4)
+    assert float(np.min(np.sum(full[:12] * quick[:12], axis=1))) > 0.9
+    # int8 activations are scaled per batch, so a text's vector moves a little with its batch.
+    assert float(np.dot(one[0], quick[0])) > 0.95
+    assert fast.cache_key != MiniLMEmbedder().cache_key
+    assert fast.cache_key.endswith(":int8:max64")
+    rebuilt = embedder_from_spec(fast.to_spec())
+    assert (rebuilt.quantize, rebuilt.max_tokens) == (True, 64)
+
+
+@pytest.mark.parametrize("bad", [0, 4, True, "64"])
+def test_max_tokens_must_be_a_sensible_int(bad: object) -> None:
+    from slm_agents.cluster import MiniLMEmbedder
+    from slm_agents.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="max_tokens"):
+        MiniLMEmbedder(max_tokens=bad).embed(["hello"])  # type: ignore[arg-type]

@@ -10,6 +10,7 @@ from sklearn.metrics import adjusted_rand_score
 
 from slm_agents.cluster.stages import (
     AutoHDBSCAN,
+    SilhouetteAgglomerative,
     NoReduction,
     PCAReducer,
     candidate_sizes,
@@ -112,3 +113,52 @@ def test_stages_survive_sklearn_clone() -> None:
     for stage in (NoReduction(), PCAReducer(variance=0.5), AutoHDBSCAN(min_cluster_size=7)):
         copy = clone(stage)
         assert copy.get_params() == stage.get_params()
+
+
+def test_auto_hdbscan_cuts_one_tree_exactly_as_separate_hdbscan_fits_would() -> None:
+    """Every candidate's labels equal a full hdbscan.HDBSCAN fit at that size (same min_samples)."""
+    import hdbscan
+
+    X, _ = make_blobs(n_samples=400, centers=[[0, 0], [4, 0], [0, 4], [9, 9]], cluster_std=0.8,
+                      random_state=3)
+    model = AutoHDBSCAN().fit(X)
+    candidates = model.selection_["candidates"]
+    assert len(candidates) > 1
+    for candidate in candidates:
+        full = hdbscan.HDBSCAN(min_cluster_size=candidate["min_cluster_size"],
+                               min_samples=candidate["min_samples"]).fit(X).labels_
+        assert candidate["n_clusters"] == int(full.max()) + 1
+    chosen = model.selection_["chosen"]
+    full = hdbscan.HDBSCAN(min_cluster_size=chosen["min_cluster_size"],
+                           min_samples=chosen["min_samples"]).fit(X).labels_
+    np.testing.assert_array_equal(model.labels_, full)
+
+
+@pytest.mark.parametrize("centers", [2, 3, 5])
+def test_silhouette_agglomerative_finds_the_number_of_blobs(centers: int) -> None:
+    X, truth = make_blobs(n_samples=300, centers=centers, cluster_std=0.4, random_state=1)
+    model = SilhouetteAgglomerative(metric="euclidean").fit(X)
+    assert adjusted_rand_score(truth, model.labels_) == 1.0
+    assert model.selection_["chosen"]["n_clusters"] == centers
+    assert centers in model.selection_["silhouettes"]
+    assert set(model.selection_["silhouettes"]) <= set(range(2, 9))
+
+
+def test_silhouette_agglomerative_keeps_structureless_data_as_one_cluster() -> None:
+    X = np.random.default_rng(0).uniform(size=(200, 5))
+    model = SilhouetteAgglomerative(min_silhouette=0.5, metric="euclidean").fit(X)
+    assert set(model.labels_.tolist()) == {0}
+    assert model.selection_["chosen"]["n_clusters"] == 1
+
+
+def test_silhouette_agglomerative_labels_rows_beyond_its_sample_by_their_neighbours() -> None:
+    X, truth = make_blobs(n_samples=900, centers=3, cluster_std=0.4, random_state=2)
+    model = SilhouetteAgglomerative(metric="euclidean", sample=200).fit(X)
+    assert adjusted_rand_score(truth, model.labels_) == 1.0
+
+
+@pytest.mark.parametrize("params", [{"max_clusters": 0}, {"linkage": "median"},
+                                    {"metric": "manhattan"}])
+def test_silhouette_agglomerative_rejects_invalid_options(params: dict) -> None:
+    with pytest.raises(ConfigError):
+        SilhouetteAgglomerative(**params).fit(np.zeros((10, 2)))

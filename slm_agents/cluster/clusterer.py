@@ -10,17 +10,28 @@
    clusterer sees a row repeated as often as its calls, up to the smallest task size tried, so a
    call made over and over can be a task of its own but cannot outweigh the varied calls of the
    task it belongs to; the neighbour votes count every call.
-3. **Reduce** the rows (default: :class:`~slm_agents.cluster.stages.PCAReducer`, the leading
-   principal components holding 70% of the variance) and **cluster** them (default:
-   :class:`~slm_agents.cluster.stages.AutoHDBSCAN`, whose granularity is chosen from the data).
+3. **Split by context** (``split_by_context=True``): calls whose structure is alike (agent,
+   masked prompt template and tools offered, cosine similarity of those blocks at least
+   ``context_similarity``) form one context, e.g. one agent across an edit of its prompt. The
+   tasks of a context differ only by what is asked, which one space over every call hides behind
+   the large distances between agents; so each context is clustered on its own, on the content
+   and output-kind blocks.
+4. **Reduce** the rows (default: :class:`~slm_agents.cluster.stages.PCAReducer`, the leading
+   principal components holding 70% of the variance) and **cluster** them. Within a context the
+   default is :class:`~slm_agents.cluster.stages.SilhouetteAgglomerative` (1 to 8 tasks, the
+   count chosen by silhouette): a density clusterer reports each phrasing template of an intent
+   as a task of its own there. When the calls form a single context (plain strings, one agent
+   with one prompt and toolset), the default is
+   :class:`~slm_agents.cluster.stages.AutoHDBSCAN`, whose granularity is chosen from the data
+   and which has no upper bound on the number of tasks.
    Why not UMAP by default: on templated agent logs its 15-neighbour graph tears each task into
    one island per phrasing and HDBSCAN then reports each island as a task (on our synthetic
    8-task logs, NMI 0.63-0.81 with UMAP against 0.95-1.0 with PCA); ``reducer=umap.UMAP(...)``
    is one argument away, and UMAP draws the 2-D map of ``embedding_2d_``.
-4. **Tidy** the labels: tasks are numbered by size (0 is the largest); calls the clusterer left
+5. **Tidy** the labels: tasks are numbered by size (0 is the largest); calls the clusterer left
    unassigned join the task their nearest assigned neighbours in the feature space vote for, but
    only with a confidence of at least ``min_confidence``; the rest stay ``-1``.
-5. **Describe** the tasks: c-TF-IDF keywords, representative calls (closest to the centroid) and
+6. **Describe** the tasks: c-TF-IDF keywords, representative calls (closest to the centroid) and
    a name (:mod:`slm_agents.cluster.naming`).
 
 ``predict`` and ``assign`` never refit and never call UMAP: a new call is embedded (through a
@@ -44,7 +55,7 @@ from .assign import NeighbourIndex
 from .embedders import EmbeddingCache, MiniLMEmbedder, text_digest
 from .features import BLOCKS, FeatureSpace, as_items, check_weights, view_of
 from .naming import TaskSummaryInput, class_tfidf_keywords, name_tasks
-from .stages import AutoHDBSCAN, candidate_sizes, default_reducer
+from .stages import AutoHDBSCAN, SilhouetteAgglomerative, candidate_sizes, default_reducer
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -59,6 +70,7 @@ _N_REPRESENTATIVES = 5
 _VOTERS = 15  # neighbours (calls) that vote on a call's task
 _UMAP_LAYOUT_ROWS = 1000  # fewer distinct rows: their first two principal components make the map
 _UMAP_LAYOUT_SAMPLE = 3000
+_MIN_CONTEXT_CALLS = 10  # a context with fewer calls is one task
 
 
 class TaskClusterer(ParamsMixin):
@@ -71,15 +83,23 @@ class TaskClusterer(ParamsMixin):
             metric="cosine")``, say); ``None`` uses
             :class:`~slm_agents.cluster.stages.PCAReducer` (see the module docstring);
             :class:`~slm_agents.cluster.stages.NoReduction` skips the stage.
-        clusterer: Anything with ``fit(X)`` and ``labels_`` (``-1`` = noise); ``None`` uses
-            :class:`~slm_agents.cluster.stages.AutoHDBSCAN`.
+        clusterer: Anything with ``fit(X)`` and ``labels_`` (``-1`` = noise), cloned for each
+            context; ``None`` uses :class:`~slm_agents.cluster.stages.SilhouetteAgglomerative`
+            within contexts and :class:`~slm_agents.cluster.stages.AutoHDBSCAN` when all calls
+            share one context.
         text_weight: Weight of the variable content (last user turn and tool results).
         agent_weight: Weight of the agent's name.
         template_weight: Weight of the system prompt, its variable parts masked.
         tools_weight: Weight of the set of tools offered.
         output_weight: Weight of the output kind (the tool called, or text). Unknown for a call
-            being routed; such a call is compared on its other signals only.
-        min_cluster_size: Smallest task, in distinct calls, for the default clusterer; ``None``
+            being routed; such a call is compared on its other signals only. Small by default:
+            the steps of one task end differently (a tool call, then a text answer after the
+            tool's result), so a large weight splits tasks by step.
+        split_by_context: Cluster each context (calls with alike agent, template and tools) on
+            its own; ``False`` clusters every call in one space.
+        context_similarity: Cosine similarity of the agent, template and tools blocks at which
+            two call structures belong to one context (0 to 1).
+        min_cluster_size: Smallest task, in distinct calls, for :class:`AutoHDBSCAN`; ``None``
             chooses it from the data (see ``selection_``).
         random_state: Seed of the reducer.
         cache_dir: Directory for an on-disk embedding cache (SQLite of float32 vectors keyed by
@@ -123,7 +143,9 @@ class TaskClusterer(ParamsMixin):
         agent_weight: float = 0.5,
         template_weight: float = 0.5,
         tools_weight: float = 0.5,
-        output_weight: float = 0.5,
+        output_weight: float = 0.1,
+        split_by_context: bool = True,
+        context_similarity: float = 0.6,
         min_cluster_size: int | None = None,
         random_state: int | None = 0,
         cache_dir: str | Path | None = None,
@@ -139,6 +161,8 @@ class TaskClusterer(ParamsMixin):
         self.template_weight = template_weight
         self.tools_weight = tools_weight
         self.output_weight = output_weight
+        self.split_by_context = split_by_context
+        self.context_similarity = context_similarity
         self.min_cluster_size = min_cluster_size
         self.random_state = random_state
         self.cache_dir = cache_dir
@@ -175,7 +199,12 @@ class TaskClusterer(ParamsMixin):
             raise ClusteringError("no item has a signal to cluster on: every text is empty or "
                                   "embeds to a zero vector, and no structural signal is on")
         rows, first, inverse, counts = _distinct_rows(X)
-        row_labels, selection = self._cluster_rows(rows, counts)
+        context = (_contexts(rows, space, self.context_similarity) if self.split_by_context
+                   else np.zeros(len(rows), dtype=np.int64))
+        if context.max() > 0:
+            row_labels, selection = self._cluster_by_context(rows, counts, space, context)
+        else:
+            row_labels, selection = self._cluster_rows(rows, counts)
         index, row_labels, tidy = self._tidy(row_labels, rows, space, present[first], counts)
         self.feature_space_ = space
         self._index = index
@@ -209,6 +238,10 @@ class TaskClusterer(ParamsMixin):
         if not isinstance(self.min_confidence, (int, float)) or not 0 <= self.min_confidence <= 1:
             raise ConfigError(f"min_confidence must be a number in [0, 1], "
                               f"got {self.min_confidence!r}")
+        if isinstance(self.context_similarity, bool) or not isinstance(
+                self.context_similarity, (int, float)) or not 0 <= self.context_similarity <= 1:
+            raise ConfigError(f"context_similarity must be a number in [0, 1], "
+                              f"got {self.context_similarity!r}")
         if self.min_cluster_size is not None and (
                 isinstance(self.min_cluster_size, bool)
                 or not isinstance(self.min_cluster_size, int) or self.min_cluster_size < 2):
@@ -233,7 +266,8 @@ class TaskClusterer(ParamsMixin):
             return old
         return EmbeddingCache(embedder, self.cache_dir, show_progress=show)
 
-    def _cluster_rows(self, rows: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, dict]:
+    def _cluster_rows(self, rows: np.ndarray, counts: np.ndarray, reducer: Any = None,
+                      clusterer: Any = None) -> tuple[np.ndarray, dict]:
         import numpy as np
 
         if len(rows) == 1:
@@ -241,15 +275,17 @@ class TaskClusterer(ParamsMixin):
             self.clusterer_ = self.clusterer
             self._reduced: np.ndarray | None = None
             return np.zeros(1, dtype=np.int64), {"method": "all items are identical: one task"}
-        self.reducer_ = (self.reducer if self.reducer is not None
-                         else default_reducer(len(rows), self.random_state))
+        self.reducer_ = reducer if reducer is not None else (
+            self.reducer if self.reducer is not None
+            else default_reducer(len(rows), self.random_state))
         reduced = np.asarray(self.reducer_.fit_transform(rows))
         if reduced.ndim != 2 or reduced.shape[0] != len(rows):
             raise ClusteringError(f"reducer {type(self.reducer_).__name__} returned shape "
                                   f"{reduced.shape} for {len(rows)} rows")
         self._reduced = reduced
-        self.clusterer_ = (self.clusterer if self.clusterer is not None
-                           else AutoHDBSCAN(min_cluster_size=self.min_cluster_size))
+        self.clusterer_ = clusterer if clusterer is not None else (
+            self.clusterer if self.clusterer is not None
+            else AutoHDBSCAN(min_cluster_size=self.min_cluster_size))
         # A repeated call enters the clusterer as up to `cap` identical points: enough to stand as
         # a task of its own when nothing else is near, not enough to outweigh its task's varied
         # calls. Identical points share a label, read back at each row's first point.
@@ -265,6 +301,52 @@ class TaskClusterer(ParamsMixin):
                          or {"method": f"{type(self.clusterer_).__name__} (given)"})
         selection["reducer"] = type(self.reducer_).__name__
         return labels[starts].astype(np.int64), selection
+
+    def _cluster_by_context(self, rows: np.ndarray, counts: np.ndarray, space: FeatureSpace,
+                            context: np.ndarray) -> tuple[np.ndarray, dict]:
+        """Cluster each context's calls on their content and output kind, apart from the others.
+
+        A context is a group of calls with the same structure (agent, prompt template, tools
+        offered; see :func:`_contexts`): the tasks inside it differ only by what is asked, which
+        a single space over every call hides behind the large distances between agents.
+        """
+        import numpy as np
+        from sklearn.base import clone
+
+        content = np.zeros(rows.shape[1], dtype=bool)
+        for name in ("text", "output"):
+            if name in space.slices:
+                content[space.slices[name]] = True
+        labels = np.full(len(rows), -1, dtype=np.int64)
+        contexts: list[dict[str, Any]] = []
+        offset = 0
+        for c in range(int(context.max()) + 1):
+            members = np.flatnonzero(context == c)
+            calls = int(counts[members].sum())
+            found, chosen = 1, {"method": "too few calls to split: one task"}
+            local = np.zeros(len(members), dtype=np.int64)
+            if calls >= _MIN_CONTEXT_CALLS and len(members) >= 4 and content.any():
+                reducer = (clone(self.reducer) if self.reducer is not None
+                           else default_reducer(len(members), self.random_state))
+                clusterer = (clone(self.clusterer) if self.clusterer is not None
+                             else SilhouetteAgglomerative(random_state=self.random_state))
+                local, chosen = self._cluster_rows(rows[members][:, content], counts[members],
+                                                   reducer, clusterer)
+                found = int(local.max()) + 1
+                if found <= 0:  # the clusterer found nothing: the context is one task
+                    local[:], found = 0, 1
+            labels[members] = np.where(local >= 0, local + offset, -1)
+            offset += found
+            contexts.append({"calls": calls, "distinct": int(len(members)), "tasks": found,
+                             "selection": chosen})
+        self.reducer_ = self.reducer
+        self.clusterer_ = self.clusterer
+        self._reduced = None  # no single reduced space; the 2-D map uses the feature rows
+        return labels, {
+            "method": (f"calls split into {len(contexts)} contexts (agent, prompt template and "
+                       f"tools with similarity >= {self.context_similarity}), each clustered on "
+                       "its content and output kind"),
+            "contexts": contexts}
 
     def _tidy(self, labels: np.ndarray, rows: np.ndarray, space: FeatureSpace,
               present: np.ndarray, counts: np.ndarray) -> tuple[NeighbourIndex, np.ndarray, dict]:
@@ -408,6 +490,24 @@ def _distinct_rows(X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, n
         inverse[i] = j
     first_arr = np.asarray(first, dtype=np.int64)
     return X[first_arr], first_arr, inverse, np.bincount(inverse).astype(np.float64)
+
+
+def _contexts(rows: np.ndarray, space: FeatureSpace, threshold: float) -> np.ndarray:
+    """Context of each row: rows whose agent, template and tools blocks are similar."""
+    import numpy as np
+    from scipy.sparse.csgraph import connected_components
+
+    cols = np.zeros(rows.shape[1], dtype=bool)
+    for name in ("agent", "template", "tools"):
+        if name in space.slices:
+            cols[space.slices[name]] = True
+    if not cols.any():
+        return np.zeros(len(rows), dtype=np.int64)
+    combos, combo_id = np.unique(rows[:, cols], axis=0, return_inverse=True)
+    norms = np.maximum(np.linalg.norm(combos, axis=1, keepdims=True), 1e-12)
+    unit = combos / norms
+    _, comp = connected_components(unit @ unit.T >= threshold, directed=False)
+    return comp[combo_id.reshape(-1)].astype(np.int64)
 
 
 def _by_size(labels: np.ndarray, counts: np.ndarray) -> np.ndarray:

@@ -21,6 +21,7 @@ import logging
 import sqlite3
 import sys
 import threading
+import warnings
 from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
@@ -57,6 +58,14 @@ class MiniLMEmbedder(ParamsMixin):
             only for that call and restored after. For one short text, starting and syncing a
             thread pool costs more than it saves, and on a busy machine it can cost tens of
             milliseconds; ``None`` leaves torch's setting alone.
+        quantize: Run the model's linear layers in int8 (torch dynamic quantisation; CPU only):
+            faster per text, with vectors at cosine 0.95-0.99 of the float32 ones. Off by
+            default: activations are scaled per batch, so a text's vector moves a little with
+            the batch it is embedded in (the cache keeps the first one). Vectors differ from the
+            float32 model's, so the cache keeps them apart. Falls back to float32 (with a
+            warning) where the torch build lacks dynamic quantisation.
+        max_tokens: Tokens of each text the model reads (at most its own limit, 256): the intent
+            of a call is in its first sentences, and the time grows with the length.
 
     Examples:
         >>> emb = MiniLMEmbedder()
@@ -65,11 +74,14 @@ class MiniLMEmbedder(ParamsMixin):
     """
 
     def __init__(self, path: str | None = None, batch_size: int = 64, device: str = "cpu",
-                 single_text_threads: int | None = 1) -> None:
+                 single_text_threads: int | None = 1, quantize: bool = False,
+                 max_tokens: int | None = None) -> None:
         self.path = path
         self.batch_size = batch_size
         self.device = device
         self.single_text_threads = single_text_threads
+        self.quantize = quantize
+        self.max_tokens = max_tokens
 
     def _resolved_path(self) -> str:
         if self.path is not None:
@@ -83,11 +95,22 @@ class MiniLMEmbedder(ParamsMixin):
 
     @property
     def cache_key(self) -> str:
-        """Identifies the vectors this embedder makes (model directory)."""
-        return f"sentence-transformers:{Path(self._resolved_path()).resolve()}"
+        """Identifies the vectors this embedder makes (model directory, precision, length)."""
+        key = f"sentence-transformers:{Path(self._resolved_path()).resolve()}"
+        if self._quantized():
+            key += ":int8"
+        if self.max_tokens is not None:
+            key += f":max{int(self.max_tokens)}"
+        return key
+
+    def _quantized(self) -> bool:
+        return bool(self.quantize) and self.device == "cpu"
 
     def _model(self) -> Any:
-        key = (self._resolved_path(), self.device)
+        if self.max_tokens is not None and (isinstance(self.max_tokens, bool) or not isinstance(
+                self.max_tokens, int) or self.max_tokens < 8):
+            raise ConfigError(f"max_tokens must be an int >= 8 or None, got {self.max_tokens!r}")
+        key = (self._resolved_path(), self.device, self._quantized(), self.max_tokens)
         with _MODELS_LOCK:
             model = _MODELS.get(key)
             if model is None:
@@ -100,6 +123,10 @@ class MiniLMEmbedder(ParamsMixin):
                     raise ConfigError(f"no sentence-transformers model directory at {key[0]!r}")
                 model = SentenceTransformer(key[0], device=self.device, local_files_only=True)
                 model.eval()
+                if self.max_tokens is not None:
+                    model.max_seq_length = min(int(self.max_tokens), model.max_seq_length or 512)
+                if self._quantized():
+                    model = _quantize_linear_layers(model)
                 _MODELS[key] = model
         return model
 
@@ -133,7 +160,25 @@ class MiniLMEmbedder(ParamsMixin):
     def to_spec(self) -> dict[str, Any]:
         """How to rebuild this embedder (saved with a fitted clusterer)."""
         return {"kind": "minilm", "path": self.path, "batch_size": self.batch_size,
-                "device": self.device, "single_text_threads": self.single_text_threads}
+                "device": self.device, "single_text_threads": self.single_text_threads,
+                "quantize": self.quantize, "max_tokens": self.max_tokens}
+
+
+def _quantize_linear_layers(model: Any) -> Any:
+    """The model with int8 dynamically quantised linear layers, or unchanged (with a warning)
+    when this torch build cannot do it."""
+    import torch
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch.ao.quantization's deprecation notice
+            from torch.ao.quantization import quantize_dynamic
+
+            return quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+    except (ImportError, AttributeError, RuntimeError) as exc:  # pragma: no cover - old/new torch
+        warnings.warn(f"int8 quantisation unavailable in this torch build ({exc}); the MiniLM "
+                      "embedder runs in float32", RuntimeWarning, stacklevel=3)
+        return model
 
 
 class HashingEmbedder(ParamsMixin):
@@ -205,7 +250,9 @@ def embedder_from_spec(spec: dict[str, Any]) -> MiniLMEmbedder | HashingEmbedder
     if kind == "minilm":
         return MiniLMEmbedder(path=spec.get("path"), batch_size=spec.get("batch_size", 64),
                               device=spec.get("device", "cpu"),
-                              single_text_threads=spec.get("single_text_threads", 1))
+                              single_text_threads=spec.get("single_text_threads", 1),
+                              quantize=spec.get("quantize", False),
+                              max_tokens=spec.get("max_tokens"))
     if kind == "hashing":
         return HashingEmbedder(n_features=spec["n_features"],
                                ngram_range=tuple(spec.get("ngram_range", (1, 2))))

@@ -24,7 +24,8 @@ from ..errors import ConfigError, MissingDependencyError
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
 
-__all__ = ["AutoHDBSCAN", "NoReduction", "PCAReducer", "default_reducer", "weighted_validity"]
+__all__ = ["AutoHDBSCAN", "NoReduction", "PCAReducer", "SilhouetteAgglomerative",
+           "default_reducer", "weighted_validity"]
 
 logger = logging.getLogger("slm_agents.cluster")
 
@@ -198,10 +199,12 @@ class AutoHDBSCAN(ParamsMixin):
     """
 
     def __init__(self, min_cluster_size: int | None = None, min_samples: int | None = None,
-                 cluster_selection_method: str = "eom") -> None:
+                 cluster_selection_method: str = "eom", allow_single_cluster: bool = False
+                 ) -> None:
         self.min_cluster_size = min_cluster_size
         self.min_samples = min_samples
         self.cluster_selection_method = cluster_selection_method
+        self.allow_single_cluster = allow_single_cluster
 
     def fit(self, X: Any, y: Any = None, sample_weight: Any = None) -> AutoHDBSCAN:
         """Fit every candidate and keep one; ``sample_weight``: calls per row (for the scores)."""
@@ -228,19 +231,31 @@ class AutoHDBSCAN(ParamsMixin):
             sizes = candidate_sizes(n)
         tried: list[dict[str, Any]] = []
         results: list[tuple[float, float, np.ndarray]] = []
+        # Density is judged at the finest granularity tried (core points need that many
+        # neighbours); larger sizes then only decide which dense groups count as tasks. With
+        # min_samples fixed, every candidate shares one mutual-reachability spanning tree and one
+        # single-linkage tree: build them once, then cut the tree at each size (the cut is
+        # milliseconds; the tree is most of HDBSCAN's time).
+        samples = self.min_samples if self.min_samples is not None else min(sizes[0], max(2, n))
+        samples = max(1, min(int(samples), n - 1))
+        tree: Any = None
+        mst = np.zeros((0, 3))
         for size in sizes:
             size = min(size, max(2, n))
-            # Density is judged at the finest granularity tried (core points need that many
-            # neighbours); larger sizes then only decide which dense groups count as tasks.
-            samples = self.min_samples if self.min_samples is not None else min(size, sizes[0])
-            samples = max(1, min(int(samples), n - 1))
-            model = hdbscan.HDBSCAN(min_cluster_size=size, min_samples=samples,
-                                    cluster_selection_method=self.cluster_selection_method,
-                                    gen_min_span_tree=True, core_dist_n_jobs=1)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # only within this call: hdbscan's numpy noise
-                labels = model.fit(X).labels_.astype(np.int64)
-            mst = model.minimum_spanning_tree_.to_numpy() if n > 1 else np.zeros((0, 3))
+            if tree is None:
+                model = hdbscan.HDBSCAN(min_cluster_size=size, min_samples=samples,
+                                        cluster_selection_method=self.cluster_selection_method,
+                                        allow_single_cluster=bool(self.allow_single_cluster),
+                                        gen_min_span_tree=True, core_dist_n_jobs=1)
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # only within this call: hdbscan's noise
+                    labels = model.fit(X).labels_.astype(np.int64)
+                if n > 1:
+                    mst = model.minimum_spanning_tree_.to_numpy()
+                tree = model._single_linkage_tree
+            else:
+                labels = _cut_tree(X, tree, size, self.cluster_selection_method,
+                                   bool(self.allow_single_cluster))
             score, error = weighted_validity(mst, labels, weights)
             noise = float(weights[labels == -1].sum() / weights.sum())
             tried.append({"min_cluster_size": size, "min_samples": samples,
@@ -259,6 +274,121 @@ class AutoHDBSCAN(ParamsMixin):
         }
         logger.info("AutoHDBSCAN: %s", tried)
         return self
+
+
+class SilhouetteAgglomerative(ParamsMixin):
+    """Agglomerative clustering with the number of clusters (1 to ``max_clusters``) chosen by
+    silhouette: the default clusterer *within one context* (an agent, its prompt and its tools).
+
+    A context serves a handful of tasks, and its calls are the paraphrases of a few intents: a
+    density clusterer sees every phrasing template as a dense island and reports each one as a
+    task, while the silhouette of an average-linkage cut rises and falls with the intents. The
+    cut is chosen like a one-standard-error rule: the fewest clusters whose silhouette is within
+    ``tolerance`` of the best (finer cuts that only split a template off gain a little
+    silhouette); when no cut reaches ``min_silhouette``, the context is one task.
+
+    Args:
+        max_clusters: Most clusters tried.
+        tolerance: Silhouette a coarser cut may give up against the best one.
+        min_silhouette: Below this best silhouette, everything is one cluster.
+        linkage: ``"average"``, ``"complete"``, ``"single"`` or ``"ward"`` (Euclidean only).
+        metric: ``"cosine"`` or ``"euclidean"``.
+        sample: Rows the cuts are computed and scored on; the others take the label of their
+            5 nearest sampled rows (agglomerative clustering is quadratic in rows).
+        random_state: Seed of the sample.
+
+    Attributes:
+        labels_: Cluster of each row (never ``-1``).
+        selection_: The silhouette of each cut tried and the chosen number of clusters.
+
+    Examples:
+        >>> from sklearn.datasets import make_blobs
+        >>> X, _ = make_blobs(n_samples=300, centers=3, cluster_std=0.5, random_state=0)
+        >>> int(SilhouetteAgglomerative(metric="euclidean").fit(X).labels_.max()) + 1
+        3
+    """
+
+    def __init__(self, max_clusters: int = 8, tolerance: float = 0.03,
+                 min_silhouette: float = 0.1, min_share: float = 0.1, linkage: str = "average",
+                 metric: str = "cosine", sample: int = 2000, random_state: int | None = 0) -> None:
+        self.max_clusters = max_clusters
+        self.min_share = min_share
+        self.tolerance = tolerance
+        self.min_silhouette = min_silhouette
+        self.linkage = linkage
+        self.metric = metric
+        self.sample = sample
+        self.random_state = random_state
+
+    def fit(self, X: Any, y: Any = None) -> SilhouetteAgglomerative:
+        """Try every cut from 2 to ``max_clusters`` clusters and keep one (see the class doc)."""
+        import numpy as np
+        from sklearn.cluster import AgglomerativeClustering
+        from sklearn.metrics import silhouette_score
+
+        if isinstance(self.max_clusters, bool) or not isinstance(self.max_clusters, int) or \
+                self.max_clusters < 1:
+            raise ConfigError(f"max_clusters must be an int >= 1, got {self.max_clusters!r}")
+        if self.linkage not in ("average", "complete", "single", "ward"):
+            raise ConfigError(f"linkage must be average, complete, single or ward, got "
+                              f"{self.linkage!r}")
+        if self.metric not in ("cosine", "euclidean"):
+            raise ConfigError(f"metric must be 'cosine' or 'euclidean', got {self.metric!r}")
+        X = np.asarray(X, dtype=np.float64)
+        n = len(X)
+        rng = np.random.default_rng(self.random_state)
+        sample = np.sort(rng.choice(n, min(n, int(self.sample)), replace=False))
+        Xs = X[sample]
+        metric = "euclidean" if self.linkage == "ward" else self.metric
+        if metric == "cosine":  # cosine is undefined for a zero row
+            norms = np.linalg.norm(Xs, axis=1)
+            Xs = Xs[norms > 0] if (norms > 0).sum() >= 2 else Xs + 1e-9
+            sample = sample[norms > 0] if (norms > 0).sum() >= 2 else sample
+        distinct = len(np.unique(Xs, axis=0)) if len(Xs) else 0
+        tried: dict[int, float] = {}
+        cuts: dict[int, np.ndarray] = {}
+        for k in range(2, min(int(self.max_clusters), distinct - 1) + 1):
+            labels = AgglomerativeClustering(n_clusters=k, linkage=self.linkage,
+                                             metric=metric).fit(Xs).labels_
+            if np.bincount(labels).min() < self.min_share * len(labels):
+                continue  # a cut that splits off a sliver is not a task boundary
+            tried[k] = float(silhouette_score(Xs, labels, metric=metric))
+            cuts[k] = labels
+        best = max(tried.values(), default=-1.0)
+        chosen = 1
+        if best >= self.min_silhouette:
+            chosen = min(k for k, score in tried.items() if score >= best - self.tolerance)
+        if chosen == 1:
+            self.labels_ = np.zeros(n, dtype=np.int64)
+        else:
+            from sklearn.neighbors import KNeighborsClassifier
+
+            neighbours = KNeighborsClassifier(n_neighbors=min(5, len(Xs)), metric=metric)
+            self.labels_ = neighbours.fit(Xs, cuts[chosen]).predict(X).astype(np.int64)
+            self.labels_[sample] = cuts[chosen]
+        self.selection_ = {
+            "method": (f"agglomerative ({self.linkage}, {metric}); clusters: the fewest whose "
+                       f"silhouette is within {self.tolerance} of the best (one if the best is "
+                       f"under {self.min_silhouette})"),
+            "silhouettes": {k: round(v, 4) for k, v in tried.items()},
+            "chosen": {"n_clusters": chosen, "silhouette": round(tried.get(chosen, 0.0), 4)},
+        }
+        return self
+
+
+def _cut_tree(X: np.ndarray, tree: np.ndarray, size: int, method: str,
+              allow_single_cluster: bool = False) -> np.ndarray:
+    """HDBSCAN's labels for ``min_cluster_size=size`` from an already built single-linkage tree
+    (what ``hdbscan.HDBSCAN.fit`` does after building the tree; same result)."""
+    import numpy as np
+    from hdbscan.hdbscan_ import _tree_to_labels
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        labels = _tree_to_labels(X, tree, min_cluster_size=size,
+                                 cluster_selection_method=method,
+                                 allow_single_cluster=allow_single_cluster)[0]
+    return np.asarray(labels, dtype=np.int64)
 
 
 def _one_standard_error_pick(results: list[tuple[float, float, Any]]) -> int | None:
