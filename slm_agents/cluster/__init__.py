@@ -5,8 +5,9 @@
   ``save``/``load``). A call is its embedded variable content plus its structure (agent, masked
   system-prompt template, tools offered, output kind), each signal weighted.
 - Swappable stages: :class:`MiniLMEmbedder` (default, offline), :class:`HashingEmbedder` (no torch),
-  :class:`PCAReducer` (default), :class:`NoReduction`, :class:`AutoHDBSCAN` (default; granularity
-  chosen from the data).
+  :class:`PCAReducer` (default), :class:`NoReduction`, :class:`SilhouetteAgglomerative` (default
+  within each context of alike calls), :class:`AutoHDBSCAN` (default when all calls share one
+  context); granularity chosen from the data.
 - :class:`ClusterReport`: per task size, share of calls, tokens, cost, examples; HTML/Markdown.
 
 Importing this package is light: numpy, scikit-learn, UMAP, HDBSCAN and torch load on first use.
@@ -27,6 +28,7 @@ _LAZY: dict[str, str] = {
     "MiniLMEmbedder": "slm_agents.cluster.embedders",
     "NoReduction": "slm_agents.cluster.stages",
     "PCAReducer": "slm_agents.cluster.stages",
+    "SilhouetteAgglomerative": "slm_agents.cluster.stages",
     "Prices": "slm_agents.cluster.report",
     "TaskClusterer": "slm_agents.cluster.clusterer",
     "TaskStats": "slm_agents.cluster.report",
@@ -42,7 +44,12 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .features import CallView, mask_template  # noqa: F401
     from .naming import TaskSummaryInput  # noqa: F401
     from .report import ClusterReport, Prices, TaskStats  # noqa: F401
-    from .stages import AutoHDBSCAN, NoReduction, PCAReducer  # noqa: F401
+    from .stages import (  # noqa: F401
+        AutoHDBSCAN,
+        NoReduction,
+        PCAReducer,
+        SilhouetteAgglomerative,
+    )
 
 
 def __getattr__(name: str) -> Any:
