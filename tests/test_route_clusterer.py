@@ -67,3 +67,30 @@ def test_specialists_may_be_keyed_by_the_clusterers_task_names(clusterer) -> Non
                     clusterer=clusterer, policy={name: "specialist"}, agent="shop")
     answer = router.invoke(as_openai(refund("A3")), [REFUND])
     assert (answer.route, answer.task) == ("specialist", name)
+
+
+@pytest.mark.parametrize("messages", [
+    [{"role": "system", "content": "You are a travel assistant. Today is 2024-05-01."},
+     {"role": "user", "content": "Weather in Oslo?"},
+     {"role": "assistant", "content": None, "tool_calls": [
+         {"id": "c1", "type": "function",
+          "function": {"name": "get_weather", "arguments": "{\"city\": \"Oslo\"}"}}]},
+     {"role": "tool", "name": "get_weather", "tool_call_id": "c1", "content": "{\"t\": 12}"}],
+    [{"role": "user", "content": [{"type": "text", "text": "refund order 42"},
+                                  {"type": "image_url", "image_url": {"url": "x"}}]}],
+    [{"role": "system", "content": "Summarise."}, {"role": "assistant", "content": "Earlier."}],
+])
+def test_the_router_s_light_view_of_a_call_equals_the_clusterer_s_view_of_its_record(
+        messages: list) -> None:
+    from slm_agents.cluster.features import view_of, view_of_turns
+    from slm_agents.route.policy import RoutingCall, _tool_name
+
+    call = RoutingCall(messages, [WEATHER, REFUND], agent="travel")
+    light = view_of_turns(call.turns(), call.agent, [_tool_name(t) for t in call.tools])
+    assert light == view_of(call.record)
+
+
+def test_a_call_whose_messages_are_not_plain_mappings_is_read_through_its_record() -> None:
+    from slm_agents.route.policy import RoutingCall
+
+    assert RoutingCall([Message(role="user", content="hi")]).turns() is None

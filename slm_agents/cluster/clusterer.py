@@ -53,7 +53,7 @@ from ..errors import ClusteringError, ConfigError, NotFittedError
 from ..records import CallRecord
 from .assign import NeighbourIndex
 from .embedders import EmbeddingCache, MiniLMEmbedder, text_digest
-from .features import BLOCKS, FeatureSpace, as_items, check_weights, view_of
+from .features import BLOCKS, CallView, FeatureSpace, as_items, check_weights, view_of
 from .naming import TaskSummaryInput, class_tfidf_keywords, name_tasks
 from .stages import AutoHDBSCAN, SilhouetteAgglomerative, candidate_sizes, default_reducer
 
@@ -407,10 +407,15 @@ class TaskClusterer(ParamsMixin):
         confidence[present <= 0] = 0.0
         return labels, confidence
 
-    def assign(self, item: CallRecord | str | dict) -> tuple[int, float]:
+    #: ``assign`` also takes a :class:`~slm_agents.cluster.features.CallView` (the router builds
+    #: one straight from a call's messages, cheaper than a CallRecord).
+    accepts_call_views = True
+
+    def assign(self, item: CallRecord | str | dict | CallView) -> tuple[int, float]:
         """The task of one call and the confidence in it: the router's hot path (no refit)."""
         self._check_fitted()
-        labels, confidence = self._predict_views([view_of(as_items([item], what="item")[0])])
+        view = item if isinstance(item, CallView) else view_of(as_items([item], what="item")[0])
+        labels, confidence = self._predict_views([view])
         return int(labels[0]), float(confidence[0])
 
     # ------------------------------------------------------------------------------ reports

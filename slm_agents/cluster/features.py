@@ -52,10 +52,12 @@ __all__ = [
     "FeatureSpace",
     "as_items",
     "content_text",
+    "content_text_of",
     "mask_template",
     "output_kind",
     "template_buckets",
     "view_of",
+    "view_of_turns",
 ]
 
 BLOCKS = ("text", "agent", "template", "tools", "output")
@@ -125,17 +127,31 @@ def content_text(record: CallRecord) -> str:
     Falls back to the last non-system message when there is no user turn. The system prompt is
     left out (it is the ``template`` signal), and so is the output (unknown when routing).
     """
-    messages = record.messages
-    last_user = max((i for i, m in enumerate(messages) if m.role == "user"), default=None)
+    return content_text_of([(m.role, m.content, m.name) for m in record.messages])
+
+
+def content_text_of(turns: Sequence[tuple[str, str | None, str | None]]) -> str:
+    """:func:`content_text` of a conversation given as ``(role, text, name)`` turns."""
+    last_user = max((i for i, (role, _, _) in enumerate(turns) if role == "user"), default=None)
     if last_user is None:
-        rest = [m for m in messages if m.role != "system" and m.content]
-        return _clip(rest[-1].content) if rest else ""
-    parts = [_clip(messages[last_user].content)]
-    for message in messages[last_user + 1:]:
-        if message.role == "tool" and message.content:
-            label = f"{message.name}: " if message.name else ""
-            parts.append(label + _clip(message.content))
+        rest = [text for role, text, _ in turns if role != "system" and text]
+        return _clip(rest[-1]) if rest else ""
+    parts = [_clip(turns[last_user][1])]
+    for role, text, name in turns[last_user + 1:]:
+        if role == "tool" and text:
+            label = f"{name}: " if name else ""
+            parts.append(label + _clip(text))
     return "\n".join(p for p in parts if p)
+
+
+def view_of_turns(turns: Sequence[tuple[str, str | None, str | None]], agent: str | None,
+                  tool_names: Sequence[str]) -> CallView:
+    """The :class:`CallView` of a call being routed (no output yet), from its turns: what
+    :func:`view_of` gives for the same call as a record, without building one."""
+    system = "\n".join(text or "" for role, text, _ in turns if role == "system")
+    return CallView(text=content_text_of(turns), agent=agent or "",
+                    template=mask_template(system) if system.strip() else "",
+                    tools=tuple(sorted(set(tool_names))), output=None, is_record=True)
 
 
 def output_kind(record: CallRecord) -> str | None:

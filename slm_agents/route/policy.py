@@ -111,6 +111,20 @@ class RoutingCall:
             self._record = CallRecord.model_construct(**fields)
         return self._record
 
+    def turns(self) -> list[tuple[str, str | None, str | None]] | None:
+        """``(role, text, name)`` of each message, read as :attr:`record` reads them; ``None``
+        when a message is not a plain mapping with a role (then only :attr:`record` will do)."""
+        from ..capture.sanitize import clean_text, split_content
+
+        out = []
+        for message in self.messages:
+            if not isinstance(message, Mapping) or not message.get("role"):
+                return None
+            out.append((clean_text(message["role"], 100) or "user",
+                        split_content(message.get("content"))[0],
+                        clean_text(message.get("name"), 10_000)))
+        return out
+
     def content_key(self, template: Callable[[str], str] | None = None) -> tuple[Any, ...]:
         """What identifies the call's content for classification: the agent, the tool names,
         the system prompt (through ``template``, e.g. with its dates and names masked) and the
@@ -197,7 +211,17 @@ class ClustererPolicy(RoutingPolicy):
                 if hit is not None:
                     self._cache.move_to_end(key)
                     return hit
-        label, confidence = self.clusterer.assign(call.record)
+        item: Any = None
+        if getattr(self.clusterer, "accepts_call_views", False):
+            # TaskClusterer reads a few fields of the call: build just those (a CallRecord costs
+            # about a millisecond of pydantic defaults on this hot path).
+            turns = call.turns()
+            if turns is not None:
+                from ..cluster.features import view_of_turns
+
+                item = view_of_turns(turns, call.agent, [
+                    str(n) for n in (_tool_name(t) for t in call.tools or ()) if n])
+        label, confidence = self.clusterer.assign(item if item is not None else call.record)
         label = int(label)  # numpy integers are not JSON values
         answer = (None if label < 0 else label, float(confidence))
         if key is not None:
