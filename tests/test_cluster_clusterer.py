@@ -16,23 +16,39 @@ from slm_agents.records import CallRecord, Message, ToolCall
 N_BLOBS = 4
 
 
-class BlobEmbedder:
-    """A user-supplied embedder: text ``"p<i>"`` is point ``i`` of known, well separated blobs."""
+def code(i: int) -> str:
+    """``i`` in letters (``"ba"`` is 26): digits would be masked before embedding."""
+    out = ""
+    while True:
+        i, digit = divmod(i, 26)
+        out = chr(ord("a") + digit) + out
+        if not i:
+            return "p" + out
 
-    cache_key = "blobs:v1"
+
+class BlobEmbedder:
+    """A user-supplied embedder: text ``code(i)`` is point ``i`` of known, well separated blobs."""
+
+    cache_key = "blobs:v2"
 
     def __init__(self, points: np.ndarray) -> None:
         self.points = points
 
     def embed(self, texts: list[str]) -> np.ndarray:
-        return np.stack([self.points[int(t[1:])] for t in texts]).astype(np.float32)
+        rows = []
+        for text in texts:
+            i = 0
+            for letter in text[1:]:
+                i = i * 26 + ord(letter) - ord("a")
+            rows.append(self.points[i])
+        return np.stack(rows).astype(np.float32)
 
 
 @pytest.fixture(scope="module")
 def blobs() -> tuple[BlobEmbedder, list[str], np.ndarray]:
     centers = 6.0 * np.eye(N_BLOBS, 8)  # one direction per blob: apart after L2 normalisation
     points, truth = make_blobs(n_samples=400, centers=centers, cluster_std=0.5, random_state=0)
-    return BlobEmbedder(points), [f"p{i}" for i in range(len(points))], truth
+    return BlobEmbedder(points), [code(i) for i in range(len(points))], truth
 
 
 @pytest.fixture(scope="module")
@@ -73,10 +89,10 @@ def test_a_new_point_near_a_blob_gets_its_task_and_a_far_one_gets_none(
     far = -6.0 * np.ones(8)  # a direction no blob points to
     embedder.points = np.vstack([embedder.points, near, far])
     n = len(embedder.points)
-    labels, confidence = fitted.predict_with_confidence([f"p{n - 2}", f"p{n - 1}"])
+    labels, confidence = fitted.predict_with_confidence([code(n - 2), code(n - 1)])
     assert labels[0] == fitted.labels_[member] and confidence[0] > 0.8
     assert labels[1] == -1 and confidence[1] < 0.5
-    assert fitted.assign(f"p{n - 2}") == (int(labels[0]), pytest.approx(float(confidence[0])))
+    assert fitted.assign(code(n - 2)) == (int(labels[0]), pytest.approx(float(confidence[0])))
 
 
 def _call(agent: str, text: str, tool: str | None) -> CallRecord:

@@ -3,8 +3,9 @@
 :class:`TaskClusterer` follows scikit-learn's estimator contract. ``fit`` runs, in order:
 
 1. **Describe** each call by its signals (:mod:`slm_agents.cluster.features`): the embedded
-   variable content (last user turn and tool results), the agent, the masked system-prompt
-   template, the tools offered and the output kind, each weighted (0 turns one off).
+   variable content (last user turn and tool results; numbers, dates, ids and the like masked
+   with ``mask_content``), the agent, the masked system-prompt template, the tools offered and
+   the output kind, each weighted (0 turns one off).
 2. **De-duplicate** identical feature rows: agent logs repeat themselves. The reducer sees each
    distinct row once (identical points would tear a neighbour graph such as UMAP's apart); the
    clusterer sees a row repeated as often as its calls, up to the smallest task size tried, so a
@@ -53,7 +54,15 @@ from ..errors import ClusteringError, ConfigError, NotFittedError
 from ..records import CallRecord
 from .assign import NeighbourIndex
 from .embedders import EmbeddingCache, MiniLMEmbedder, text_digest
-from .features import BLOCKS, CallView, FeatureSpace, as_items, check_weights, view_of
+from .features import (
+    BLOCKS,
+    CallView,
+    FeatureSpace,
+    as_items,
+    check_weights,
+    mask_template,
+    view_of,
+)
 from .naming import TaskSummaryInput, class_tfidf_keywords, name_tasks
 from .stages import AutoHDBSCAN, SilhouetteAgglomerative, candidate_sizes, default_reducer
 
@@ -99,6 +108,10 @@ class TaskClusterer(ParamsMixin):
             its own; ``False`` clusters every call in one space.
         context_similarity: Cosine similarity of the agent, template and tools blocks at which
             two call structures belong to one context (0 to 1).
+        mask_content: Embed the content with its numbers, dates, times, ids, e-mails, URLs and
+            quoted strings masked (as the system prompt is, :func:`mask_template`): calls of
+            one template that differ only in such values are one call to the embedder, and
+            the values cannot pull a task apart. Keywords still come from the raw text.
         min_cluster_size: Smallest task, in distinct calls, for :class:`AutoHDBSCAN`; ``None``
             chooses it from the data (see ``selection_``).
         random_state: Seed of the reducer.
@@ -146,6 +159,7 @@ class TaskClusterer(ParamsMixin):
         output_weight: float = 0.1,
         split_by_context: bool = True,
         context_similarity: float = 0.6,
+        mask_content: bool = True,
         min_cluster_size: int | None = None,
         random_state: int | None = 0,
         cache_dir: str | Path | None = None,
@@ -163,6 +177,7 @@ class TaskClusterer(ParamsMixin):
         self.output_weight = output_weight
         self.split_by_context = split_by_context
         self.context_similarity = context_similarity
+        self.mask_content = mask_content
         self.min_cluster_size = min_cluster_size
         self.random_state = random_state
         self.cache_dir = cache_dir
@@ -192,7 +207,8 @@ class TaskClusterer(ParamsMixin):
         self.embedder_ = self.embedder if self.embedder is not None else MiniLMEmbedder()
         cache = self._cache_for(self.embedder_)
         texts = [v.text for v in views]
-        vectors = cache.embed(texts) if weights["text"] > 0 else None
+        embedded = self._embedding_texts(views)
+        vectors = cache.embed(embedded) if weights["text"] > 0 else None
         space = FeatureSpace.fit(views, weights, vectors.shape[1] if vectors is not None else 0)
         X, present = space.transform(views, vectors)
         if not present.any():
@@ -210,7 +226,7 @@ class TaskClusterer(ParamsMixin):
         self._index = index
         self._cache = cache
         self._fit_items: list[CallRecord | str] | None = records
-        self._fit_digests = sorted({text_digest(t) for t in texts if t})
+        self._fit_digests = sorted({text_digest(t) for t in embedded if t})
         self._fit_inverse = inverse
         self._embedding_2d: np.ndarray | None = None
         self.labels_ = row_labels[inverse]
@@ -232,6 +248,12 @@ class TaskClusterer(ParamsMixin):
     def fit_predict(self, items: Sequence[CallRecord | str], y: Any = None) -> np.ndarray:
         """``fit(items)`` and return ``labels_``."""
         return self.fit(items).labels_
+
+    def _embedding_texts(self, views: Sequence[CallView]) -> list[str]:
+        """What the embedder reads: the content, its variable values masked when asked."""
+        if getattr(self, "mask_content", False):
+            return [mask_template(v.text) if v.text else "" for v in views]
+        return [v.text for v in views]
 
     def _validated_options(self) -> dict[str, float]:
         weights = check_weights({name: getattr(self, f"{name}_weight") for name in BLOCKS})
@@ -400,7 +422,7 @@ class TaskClusterer(ParamsMixin):
 
     def _predict_views(self, views: list) -> tuple[np.ndarray, np.ndarray]:
         space = self.feature_space_
-        vectors = self._cache.embed([v.text for v in views]) if space.text_dim else None
+        vectors = self._cache.embed(self._embedding_texts(views)) if space.text_dim else None
         rows, present = space.transform(views, vectors)
         labels, confidence = self._index.query(rows, present)
         labels[present <= 0] = -1

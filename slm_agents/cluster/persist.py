@@ -116,6 +116,9 @@ def load_clusterer(cls: type[TaskClusterer], path: Path, embedder: Any = None,
     if embedder is None:
         embedder = embedder_from_spec(spec)
     init = dict(config["params"])
+    # Saved before these options existed: fitted with their behaviour of the time.
+    init.setdefault("mask_content", False)
+    init.setdefault("split_by_context", False)
     if config.get("embedder_given"):
         init["embedder"] = embedder
     init.update(params)
