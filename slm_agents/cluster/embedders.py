@@ -62,7 +62,8 @@ class MiniLMEmbedder(ParamsMixin):
             one text per forward pass (int8 activations are scaled per pass, so batching would
             make a text's vector depend on its batch): about 3x faster for one text (the
             router's hot path), with vectors at cosine 0.95-0.99 of the float32 ones (the cache
-            keeps the two apart; on our labelled benchmark the clusters are as good). On by
+            keeps the two apart; on our labelled benchmark the clusters are as good). Batch
+            embedding then runs on one core. On by
             default; ``False`` gives the float32 model, batched. Falls back to float32 (with a
             warning) where the torch build lacks dynamic quantisation.
         max_tokens: Tokens of each text the model reads (at most its own limit, 256): the intent
@@ -160,26 +161,17 @@ class MiniLMEmbedder(ParamsMixin):
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
     def _one_by_one(self, model: Any, texts: list[str]) -> np.ndarray:
-        """Each text in its own forward pass on one torch thread; with many texts, one Python
-        thread per core (torch releases the GIL in its kernels)."""
-        import os
-        from concurrent.futures import ThreadPoolExecutor
-
+        """Each text in its own forward pass, on one torch thread (for a short text, a thread
+        pool costs more than it saves; Python threads running quantised kernels side by side
+        were not proven safe, so there are none)."""
         import numpy as np
         import torch
 
-        features = [_prepare(model, text) for text in texts]  # the tokenizer in one thread only
-        workers = max(1, min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-                             else (os.cpu_count() or 1), len(texts) // 8))
         with _THREADS_LOCK:
             previous = torch.get_num_threads()
             torch.set_num_threads(1)
             try:
-                if workers == 1:
-                    rows = [_forward_one(model, f) for f in features]
-                else:
-                    with ThreadPoolExecutor(workers) as pool:
-                        rows = list(pool.map(lambda f: _forward_one(model, f), features))
+                rows = [_forward_one(model, _prepare(model, text)) for text in texts]
             finally:
                 torch.set_num_threads(previous)
         if not rows:
