@@ -251,7 +251,7 @@ class TaskClusterer(ParamsMixin):
 
     def _embedding_texts(self, views: Sequence[CallView]) -> list[str]:
         """What the embedder reads: the content, its variable values masked when asked."""
-        if getattr(self, "mask_content", False):
+        if self.mask_content:
             return [mask_template(v.text) if v.text else "" for v in views]
         return [v.text for v in views]
 

@@ -185,6 +185,7 @@ class AutoHDBSCAN(ParamsMixin):
         min_cluster_size: Fix the smallest task size (in rows) instead of choosing it.
         min_samples: HDBSCAN's ``min_samples`` (``None``: the smallest ``min_cluster_size`` tried).
         cluster_selection_method: ``"eom"`` (HDBSCAN's default) or ``"leaf"``.
+        allow_single_cluster: Let HDBSCAN report all rows as one cluster (its own option).
 
     Attributes:
         labels_: Cluster of each row (``-1`` = noise).
