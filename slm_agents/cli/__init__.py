@@ -7,7 +7,9 @@ Typed errors become one line and exit code 2, never a traceback.
 
 from __future__ import annotations
 
+import logging
 import sys
+import warnings
 
 import click
 
@@ -18,8 +20,21 @@ from ._group import cli
 __all__ = ["cli", "main"]
 
 
+def quiet_dependencies() -> None:
+    """Keep dependencies' notices about themselves out of the command's output (the command
+    prints what it did; a library user keeps their own logging and warning settings).
+
+    bitsandbytes logs a missing optional CPU kernel at import, and transformers' deprecation
+    notices (``FutureWarning``) are about its API, not the user's data.
+    """
+    logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", category=FutureWarning, module=r"transformers\.")
+    warnings.filterwarnings("ignore", category=FutureWarning, module=r"peft\.")
+
+
 def main() -> None:
     """Entry point: typed errors become one clear line and exit code 2, never a traceback."""
+    quiet_dependencies()
     try:
         cli(standalone_mode=True)
     except SLMAgentsError as exc:  # raised outside a command (the group converts the others)

@@ -314,6 +314,9 @@ class FineTuner(ParamsMixin):
         if not training.progress:
             # With the bar off, transformers prints every log line instead; history_ keeps them.
             trainer.remove_callback(transformers.PrinterCallback)
+        elif trainer.pop_callback(transformers.ProgressCallback) is not None:
+            # The bar shows the loss; the raw log dicts it would print under it are in history_.
+            trainer.add_callback(_loss_in_bar_callback(transformers))
         if self.method == "qlora" and not cuda:
             # TRL casts QLoRA adapters to bf16 (the paper's CUDA recipe); on the CPU the
             # compute dtype is float32 and the saved adapter loads back as float32, so keep it.
@@ -385,6 +388,20 @@ def _checkpointing_args(config_class: type, enabled: bool) -> dict[str, Any]:
     prefix = "activation" if "activation_checkpointing" in fields else "gradient"
     return {f"{prefix}_checkpointing": enabled,
             f"{prefix}_checkpointing_kwargs": {"use_reentrant": False}}
+
+
+def _loss_in_bar_callback(transformers: Any) -> Any:
+    """transformers' progress bar, with the latest training loss as the bar's postfix instead
+    of each log dict printed under it."""
+
+    class LossInBar(transformers.ProgressCallback):
+        def on_log(self, args: Any, state: Any, control: Any, logs: Any = None,
+                   **kwargs: Any) -> None:
+            bar = getattr(self, "training_bar", None)
+            if bar is not None and logs and "loss" in logs:
+                bar.set_postfix(loss=logs["loss"], refresh=False)
+
+    return LossInBar()
 
 
 def _adapter_to_float32(model: Any) -> None:
