@@ -111,3 +111,23 @@ def test_a_loaded_clusterer_reports_on_records_passed_again(fitted: TaskClustere
     with pytest.raises(ConfigError, match="records="):
         loaded.report()
     assert loaded.report(records=_records()).n_calls == len(_records())
+
+
+def test_a_clusterer_saved_before_content_masking_and_int8_loads_with_its_old_behaviour(
+        tmp_path: Path) -> None:
+    import json
+
+    from slm_agents.cluster import MiniLMEmbedder
+
+    clf = TaskClusterer(embedder=MiniLMEmbedder()).fit(
+        [f"what is {i} plus {i + 1}" for i in range(6)] + ["translate the word cat"] * 6)
+    path = clf.save(tmp_path / "clf")
+    config = json.loads((path / "config.json").read_text())
+    for name in ("mask_content", "split_by_context"):
+        del config["params"][name]  # as a clusterer saved by an earlier version has none
+    del config["embedder"]["quantize"]
+    (path / "config.json").write_text(json.dumps(config))
+    old = TaskClusterer.load(path)
+    assert old.mask_content is False and old.split_by_context is False
+    assert old.embedder_.quantize is False
+    assert TaskClusterer.load(tmp_path / "clf").embedder_.cache_key != clf.embedder_.cache_key

@@ -62,10 +62,10 @@ class MiniLMEmbedder(ParamsMixin):
             one text per forward pass (int8 activations are scaled per pass, so batching would
             make a text's vector depend on its batch): about 3x faster for one text (the
             router's hot path), with vectors at cosine 0.95-0.99 of the float32 ones (the cache
-            keeps the two apart; on our labelled benchmark the clusters are as good). Batch
-            embedding then runs on one core. On by
-            default; ``False`` gives the float32 model, batched. Falls back to float32 (with a
-            warning) where the torch build lacks dynamic quantisation.
+            keeps the two apart; on our labelled benchmark the clusters are as good). Texts are
+            embedded on one torch thread then (``single_text_threads`` applies to float32).
+            On by default; ``False`` gives the float32 model, batched. Falls back to float32
+            (with a warning) where the torch build lacks dynamic quantisation.
         max_tokens: Tokens of each text the model reads (at most its own limit, 256): the intent
             of a call is in its first sentences, and the time grows with the length.
 

@@ -185,7 +185,6 @@ class AutoHDBSCAN(ParamsMixin):
         min_cluster_size: Fix the smallest task size (in rows) instead of choosing it.
         min_samples: HDBSCAN's ``min_samples`` (``None``: the smallest ``min_cluster_size`` tried).
         cluster_selection_method: ``"eom"`` (HDBSCAN's default) or ``"leaf"``.
-        allow_single_cluster: Let HDBSCAN report all rows as one cluster (its own option).
 
     Attributes:
         labels_: Cluster of each row (``-1`` = noise).
@@ -200,12 +199,10 @@ class AutoHDBSCAN(ParamsMixin):
     """
 
     def __init__(self, min_cluster_size: int | None = None, min_samples: int | None = None,
-                 cluster_selection_method: str = "eom", allow_single_cluster: bool = False
-                 ) -> None:
+                 cluster_selection_method: str = "eom") -> None:
         self.min_cluster_size = min_cluster_size
         self.min_samples = min_samples
         self.cluster_selection_method = cluster_selection_method
-        self.allow_single_cluster = allow_single_cluster
 
     def fit(self, X: Any, y: Any = None, sample_weight: Any = None) -> AutoHDBSCAN:
         """Fit every candidate and keep one; ``sample_weight``: calls per row (for the scores)."""
@@ -246,7 +243,6 @@ class AutoHDBSCAN(ParamsMixin):
             if tree is None:
                 model = hdbscan.HDBSCAN(min_cluster_size=size, min_samples=samples,
                                         cluster_selection_method=self.cluster_selection_method,
-                                        allow_single_cluster=bool(self.allow_single_cluster),
                                         gen_min_span_tree=True, core_dist_n_jobs=1)
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")  # only within this call: hdbscan's noise
@@ -255,8 +251,7 @@ class AutoHDBSCAN(ParamsMixin):
                     mst = model.minimum_spanning_tree_.to_numpy()
                 tree = model._single_linkage_tree
             else:
-                labels = _cut_tree(X, tree, size, self.cluster_selection_method,
-                                   bool(self.allow_single_cluster))
+                labels = _cut_tree(X, tree, size, self.cluster_selection_method)
             score, error = weighted_validity(mst, labels, weights)
             noise = float(weights[labels == -1].sum() / weights.sum())
             tried.append({"min_cluster_size": size, "min_samples": samples,
@@ -377,8 +372,7 @@ class SilhouetteAgglomerative(ParamsMixin):
         return self
 
 
-def _cut_tree(X: np.ndarray, tree: np.ndarray, size: int, method: str,
-              allow_single_cluster: bool = False) -> np.ndarray:
+def _cut_tree(X: np.ndarray, tree: np.ndarray, size: int, method: str) -> np.ndarray:
     """HDBSCAN's labels for ``min_cluster_size=size`` from an already built single-linkage tree
     (what ``hdbscan.HDBSCAN.fit`` does after building the tree; same result)."""
     import numpy as np
@@ -387,8 +381,7 @@ def _cut_tree(X: np.ndarray, tree: np.ndarray, size: int, method: str,
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         labels = _tree_to_labels(X, tree, min_cluster_size=size,
-                                 cluster_selection_method=method,
-                                 allow_single_cluster=allow_single_cluster)[0]
+                                 cluster_selection_method=method)[0]
     return np.asarray(labels, dtype=np.int64)
 
 
