@@ -33,9 +33,15 @@ a wrong answer. With ``--predictions FILE`` (JSONL: ``{"id": <record id>, "outpu
 "tool_calls": [{"name", "arguments"}], "raw": str}`` per call) real specialist outputs are
 replayed instead. ``--logged FILE`` (JSONL of CallRecords) replaces the synthetic corpus.
 
+Real specialists: ``--demo-dir DIR --key KEY`` replays the held-out traffic of a finished
+``slm-agents demo --workdir DIR`` run (KEY: the admin key it prints) through the demo's own
+clusterer and its LoRA-trained SmolLM2 specialists, run for real on every call they could serve
+(any confidence). Its held-out traces are split in two by trace: calibration and held-out.
+
     python bench/bench_router.py [--calls 4000] [--seed 0] [--overhead-calls 300]
         [--embedder minilm|hashing] [--predictions FILE] [--logged FILE]
         [--skip-overhead] [--skip-replay]
+    python bench/bench_router.py --demo-dir DIR --key KEY
 """
 
 from __future__ import annotations
@@ -82,12 +88,16 @@ def load_calls(args: argparse.Namespace) -> tuple[list[CallRecord], list[str | N
 
 def split(records: list[CallRecord], seed: int) -> list[int]:
     """0 = fit, 1 = calibration, 2 = held-out; whole traces stay together."""
+    return [0 if u < 0.5 else 1 if u < 0.75 else 2 for u in trace_draws(records, seed)]
+
+
+def trace_draws(records: list[CallRecord], seed: int) -> list[float]:
+    """A number in [0, 1) per call, the same for every call of a trace."""
     out = []
     for record in records:
         digest = hashlib.blake2b(f"{seed}:{record.trace_id or record.id}".encode(),
                                  digest_size=4).digest()
-        u = int.from_bytes(digest, "big") / 2**32
-        out.append(0 if u < 0.5 else 1 if u < 0.75 else 2)
+        out.append(int.from_bytes(digest, "big") / 2**32)
     return out
 
 
@@ -301,10 +311,10 @@ def replay_report(rows_cal: list[CalibrationRow], rows_ho: list[CalibrationRow],
         return sum((a + b) / 2 for a, b in zip(values, values[1:], strict=False)) * top / 1000
 
     random_area, oracle_area = area(curves["random"]), area(curves["oracle"])
-    label = "SIMULATED specialists" if simulated else "replayed specialist predictions"
+    label = "SIMULATED specialists" if simulated else "real specialists"
     print(f"\nOffline replay ({label}): {n} held-out calls; specialist answers: {agree} agree, "
           f"{disagree} disagree, {invalid} rejected by the contract check (escalate), {none} "
-          f"with no specialist (unassigned)")
+          f"with no specialist (unassigned, or their task has none)")
     print(f"  calibration part: {len(rows_cal)} calls; at target {TARGET_AGREEMENT:.0%} "
           f"in-sample: share {calibrated.share:.1%}, agreement {calibrated.agreement:.1%}")
     point = replay(rows_ho, calibrated.thresholds)
@@ -361,6 +371,54 @@ def replay_section(args: argparse.Namespace, clusterer: Any, calls: list[Call],
     replay_report(rows_cal, rows_ho, simulated=not args.predictions)
 
 
+def demo_replay(args: argparse.Namespace) -> None:
+    """The replay curve with the real specialists of a finished demo run (see the docstring)."""
+    from slm_agents.cluster import TaskClusterer
+    from slm_agents.demo.replay import CappedModel, held_out_calls
+    from slm_agents.store import Store
+    from slm_agents.train import Specialist
+    from slm_agents.train.generation import example_reference
+
+    root = Path(args.demo_dir)
+    with Store(root / "calls.db", key=args.key) as store:
+        records = list(store.records())
+    test = [json.loads(line) for line in (root / "data" / "test.jsonl").read_text(
+        encoding="utf-8").splitlines() if line.strip()]
+    calls = held_out_calls(records, {item["meta"]["trace_id"] for item in test}, 10**9)
+    clusterer = TaskClusterer.load(root / "clusterer")
+    train = [json.loads(line) for line in (root / "data" / "train.jsonl").read_text(
+        encoding="utf-8").splitlines() if line.strip()]
+    specialists: dict[Any, Any] = {}
+    for folder in sorted((root / "specialists").glob("task-*")):
+        task = int(folder.name.split("-", 1)[1])
+        model = Specialist.load(folder)
+        # The demo's generation budget: the task's longest training answer, plus a margin.
+        answers = [len(model.tokenizer(example_reference(item)[2].raw,
+                                       add_special_tokens=False)["input_ids"])
+                   for item in train if item["meta"]["task"] == str(task)]
+        specialists[task] = CappedModel(model, min(256, max(8, max(answers) + 8)),
+                                        f"task-{task}")
+    in_calibration = [u < 0.5 for u in trace_draws(calls, args.seed)]
+    cal = [c for c, first in zip(calls, in_calibration, strict=True) if first]
+    held = [c for c, first in zip(calls, in_calibration, strict=True) if not first]
+    print(f"demo run {root}: {len(calls)} held-out calls ({len({c.trace_id for c in calls})} "
+          f"traces): {len(cal)} calibration, {len(held)} held-out; specialists for tasks "
+          f"{sorted(specialists)}: " + ", ".join(
+              f"{t} {clusterer.task_names_.get(t, '?')}" for t in sorted(specialists)))
+    by_id = {r.id: r for r in records}
+
+    def llm(messages: Any, tools: Any = None) -> Generation:
+        raise AssertionError("calibration_rows never calls the LLM")
+
+    router = Router(llm, specialists, clusterer=clusterer, thresholds=0.0)
+    t0 = time.perf_counter()
+    rows_cal = calibration_rows(router, cal)
+    rows_ho = calibration_rows(router, held)
+    print(f"  (ran the specialists on every call they could serve in "
+          f"{time.perf_counter() - t0:.1f} s; {len(by_id)} calls in the store)")
+    replay_report(rows_cal, rows_ho, simulated=False)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=4000)
@@ -374,7 +432,15 @@ def main() -> None:
     parser.add_argument("--p-invalid", type=float, default=0.03)
     parser.add_argument("--skip-overhead", action="store_true")
     parser.add_argument("--skip-replay", action="store_true")
+    parser.add_argument("--demo-dir", help="workdir of a finished `slm-agents demo` run: replay "
+                        "its held-out traffic through its real specialists")
+    parser.add_argument("--key", help="with --demo-dir: the admin key the demo printed")
     args = parser.parse_args()
+    if args.demo_dir:
+        if not args.key:
+            parser.error("--demo-dir needs --key (the admin key the demo printed)")
+        demo_replay(args)
+        return
 
     records, truth = load_calls(args)
     parts = split(records, args.seed)

@@ -135,6 +135,19 @@ def test_a_call_being_routed_without_output_is_assigned_on_its_other_signals() -
     assert label == clf.labels_[-1] and confidence > 0.5
 
 
+def test_assign_one_call_matches_predicting_it_in_a_batch() -> None:
+    # assign() takes the single-query path (numpy loops instead of BLAS products): same answer.
+    records = [_call("triage", t, None) for t in USER_TEXTS]
+    records += [_call("lookup", t, "find_order") for t in USER_TEXTS]
+    clf = TaskClusterer(embedder=HashingEmbedder()).fit(records)
+    pending = [r.model_copy(update={"tool_calls": [], "output": None}) for r in records]
+    labels, confidence = clf.predict_with_confidence(pending)
+    for record, label, conf in zip(pending, labels, confidence, strict=True):
+        one_label, one_conf = clf.assign(record)
+        assert one_label == label
+        assert one_conf == pytest.approx(conf, abs=1e-5)
+
+
 def test_with_no_text_signal_any_item_still_gets_a_label() -> None:
     records = [_call("a", "", None)] * 3 + [_call("b", "", "t")] * 3
     clf = TaskClusterer(embedder=HashingEmbedder()).fit(records)
