@@ -73,3 +73,44 @@ def test_max_tokens_must_be_a_sensible_int(bad: object) -> None:
 
     with pytest.raises(ConfigError, match="max_tokens"):
         MiniLMEmbedder(max_tokens=bad).embed(["hello"])  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("quantize", "max_tokens"), [(True, None), (False, None), (True, 16)])
+def test_the_lean_single_text_pass_gives_sentence_transformers_vector_exactly(
+        quantize: bool, max_tokens: int | None) -> None:
+    from slm_agents.cluster import MiniLMEmbedder
+    from slm_agents.cluster.embedders import _BertMeanEncoder, _forward_one, _prepare
+
+    model = MiniLMEmbedder(quantize=quantize, max_tokens=max_tokens)._model()
+    encoder = _BertMeanEncoder.for_model(model)
+    assert encoder is not None
+    texts = ["  Book a flight to Oslo on 12 May  ", "x", "word " * 400,
+             "Ünïcödé naïve café — 東京", "line one\nline\ttwo", "<NUM> orders for <ID>"]
+    for text in texts:
+        expected = _forward_one(model, _prepare(model, text))
+        assert np.array_equal(encoder(text), expected), text[:20]
+
+
+def test_models_the_lean_pass_does_not_reproduce_use_sentence_transformers() -> None:
+    from slm_agents.cluster import MiniLMEmbedder
+    from slm_agents.cluster.embedders import _FAST, _BertMeanEncoder, _forward_one, _prepare
+
+    embedder = MiniLMEmbedder()
+    model = embedder._model()
+    pooling = model[1]
+    before = pooling.pooling_mode
+    try:
+        pooling.pooling_mode = "cls"  # another pooling: not what the lean pass computes
+        assert _BertMeanEncoder.for_model(model) is None
+    finally:
+        pooling.pooling_mode = before
+    cached = _FAST.get(id(model), False)
+    try:
+        _FAST[id(model)] = None  # as for an unsupported model: the frameworks' pass
+        text = "Weather in Lima tomorrow?"
+        assert np.array_equal(embedder.embed([text]), _forward_one(model, _prepare(model, text)))
+    finally:
+        if cached is False:
+            _FAST.pop(id(model), None)
+        else:
+            _FAST[id(model)] = cached

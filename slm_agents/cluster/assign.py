@@ -67,6 +67,7 @@ class NeighbourIndex:
         self.scale = float(scale)
         self.n_neighbors = int(n_neighbors)
         self.min_confidence = float(min_confidence)
+        self._combos_t: np.ndarray | None = None  # column-major combos, made on first use
 
     @classmethod
     def build(cls, rows: np.ndarray, text_cols: slice | None, labels: np.ndarray,
@@ -106,8 +107,19 @@ class NeighbourIndex:
             sims = np.einsum("ij,j->i", self.text, q_text[0])[None, :]
         else:
             sims = q_text @ self.text.T
-        struct = (np.einsum("ij,j->i", self.combos, q_struct[0])[None, :] if single
-                  else q_struct @ self.combos.T)[:, self.combo_id]
+        if single:
+            # A call's structural row is mostly zeros (43 of 550 columns in the benchmark):
+            # read only the combinations' columns it has, from a column-major copy, instead
+            # of the whole matrix, which the embedder's forward pass has just evicted from the
+            # CPU caches (0.84 -> 0.45 ms per call measured).
+            if self._combos_t is None:
+                self._combos_t = np.ascontiguousarray(self.combos.T)
+            q = q_struct[0]
+            used = np.flatnonzero(q)
+            struct = np.einsum("ij,i->j", self._combos_t[used], q[used])[None, :]
+        else:
+            struct = q_struct @ self.combos.T
+        struct = struct[:, self.combo_id]
         sims = struct if sims.shape[1] == 0 else sims + struct
         return sims / np.maximum(q_present, 1e-12)[:, None]
 
