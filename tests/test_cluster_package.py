@@ -16,7 +16,8 @@ HEAVY = ["numpy", "sklearn", "scipy", "torch", "umap", "hdbscan", "sentence_tran
 
 def test_importing_the_package_and_its_estimator_loads_no_heavy_module() -> None:
     code = ("import sys, json, slm_agents.cluster as c; c.TaskClusterer; c.HashingEmbedder; "
-            "c.MiniLMEmbedder; c.NoReduction; c.PCAReducer; c.AutoHDBSCAN; c.SilhouetteAgglomerative; "
+            "c.MiniLMEmbedder; c.NoReduction; c.PCAReducer; c.AutoHDBSCAN; "
+            "c.SilhouetteAgglomerative; "
             f"print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert json.loads(out.stdout) == []

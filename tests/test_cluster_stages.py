@@ -10,9 +10,9 @@ from sklearn.metrics import adjusted_rand_score
 
 from slm_agents.cluster.stages import (
     AutoHDBSCAN,
-    SilhouetteAgglomerative,
     NoReduction,
     PCAReducer,
+    SilhouetteAgglomerative,
     candidate_sizes,
     default_reducer,
     weighted_validity,
