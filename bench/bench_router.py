@@ -33,6 +33,10 @@ a wrong answer. With ``--predictions FILE`` (JSONL: ``{"id": <record id>, "outpu
 "tool_calls": [{"name", "arguments"}], "raw": str}`` per call) real specialist outputs are
 replayed instead. ``--logged FILE`` (JSONL of CallRecords) replaces the synthetic corpus.
 
+``--train-specialists N`` trains real specialists here instead: LoRA on SmolLM2-135M (r=16,
+top 15 layers, one epoch of at most ``--train-examples`` calls of the fit part) for the N
+largest tasks the clusterer found, each serving its task's calls live (the others have none).
+
 Real specialists: ``--demo-dir DIR --key KEY`` replays the held-out traffic of a finished
 ``slm-agents demo --workdir DIR`` run (KEY: the admin key it prints) through the demo's own
 clusterer and its LoRA-trained SmolLM2 specialists, run for real on every call they could serve
@@ -40,7 +44,7 @@ clusterer and its LoRA-trained SmolLM2 specialists, run for real on every call t
 
     python bench/bench_router.py [--calls 4000] [--seed 0] [--overhead-calls 300]
         [--embedder minilm|hashing] [--predictions FILE] [--logged FILE]
-        [--skip-overhead] [--skip-replay]
+        [--skip-overhead] [--skip-replay] [--train-specialists 3 --train-examples 240]
     python bench/bench_router.py --demo-dir DIR --key KEY
 """
 
@@ -342,12 +346,51 @@ def replay_report(rows_cal: list[CalibrationRow], rows_ho: list[CalibrationRow],
               "run with --predictions for real ones.")
 
 
+def train_specialists(args: argparse.Namespace, clusterer: Any, fit: list[Call]
+                      ) -> dict[Any, Any]:
+    """Real LoRA specialists for the largest tasks the clusterer found, on fit-part calls."""
+    from slm_agents.curate import Dataset
+    from slm_agents.curate.chat_format import record_to_example
+    from slm_agents.demo.replay import CappedModel
+    from slm_agents.train import FineTuner, LoraSettings, TrainingSettings
+
+    sizes = Counter(int(label) for label in clusterer.labels_ if label >= 0)
+    specialists: dict[Any, Any] = {}
+    for label, _ in sizes.most_common(args.train_specialists):
+        records = [c.record for c, lab in zip(fit, clusterer.labels_, strict=True)
+                   if int(lab) == label and c.record.error is None
+                   and (c.record.output or c.record.tool_calls)][:args.train_examples]
+        data = Dataset([record_to_example(r) for r in records],
+                       [{"record_id": r.id, "trace_id": r.trace_id} for r in records])
+        tuner = FineTuner("smollm2-135m", method="lora", seed=args.seed, device="cpu",
+                          lora=LoraSettings(r=16, lora_alpha=32,
+                                            layers_to_transform=list(range(15, 30))),
+                          training=TrainingSettings(
+                              num_train_epochs=1, per_device_train_batch_size=8,
+                              learning_rate=1e-3, warmup_ratio=0.05, max_length=768,
+                              logging_steps=5, progress=False, resume=False))
+        t0 = time.perf_counter()
+        model = tuner.fit(data)
+        answers = [len(model.tokenizer(record_reference(r)[2].raw or "",
+                                       add_special_tokens=False)["input_ids"]) for r in records]
+        specialists[label] = CappedModel(model, min(256, max(8, max(answers) + 8)),
+                                         f"task-{label}")
+        print(f"  trained a specialist for task {label} "
+              f"({clusterer.task_names_.get(label, '?')}): {len(records)} calls, "
+              f"{tuner.stats_.get('global_step')} steps, {time.perf_counter() - t0:.0f} s",
+              flush=True)
+    return specialists
+
+
 def replay_section(args: argparse.Namespace, clusterer: Any, calls: list[Call],
-                   parts: list[int], truth_of_label: dict[int, str | None]) -> None:
+                   parts: list[int], truth_of_label: dict[int, str | None],
+                   trained: dict[Any, Any] | None = None) -> None:
     by_key = {c.key: c for c in calls}
-    if args.predictions:
+    if trained is not None:
+        specialists: dict[Any, Any] = trained
+    elif args.predictions:
         shared = ReplayedSpecialist(load_predictions(args.predictions), by_key)
-        specialists: dict[Any, Any] = dict.fromkeys(truth_of_label, shared)
+        specialists = dict.fromkeys(truth_of_label, shared)
     else:
         rng = random.Random(args.seed)
         task_p = {t: rng.uniform(args.p_low, args.p_high)
@@ -368,7 +411,7 @@ def replay_section(args: argparse.Namespace, clusterer: Any, calls: list[Call],
     rows_ho = calibration_rows(router, held)
     print(f"  (ran the specialists on {len(cal) + len(held)} calls in "
           f"{time.perf_counter() - t0:.1f} s)")
-    replay_report(rows_cal, rows_ho, simulated=not args.predictions)
+    replay_report(rows_cal, rows_ho, simulated=not args.predictions and trained is None)
 
 
 def demo_replay(args: argparse.Namespace) -> None:
@@ -432,6 +475,10 @@ def main() -> None:
     parser.add_argument("--p-invalid", type=float, default=0.03)
     parser.add_argument("--skip-overhead", action="store_true")
     parser.add_argument("--skip-replay", action="store_true")
+    parser.add_argument("--train-specialists", type=int, default=0, metavar="N",
+                        help="train real SmolLM2 specialists for the N largest tasks")
+    parser.add_argument("--train-examples", type=int, default=240,
+                        help="with --train-specialists: training calls per task")
     parser.add_argument("--demo-dir", help="workdir of a finished `slm-agents demo` run: replay "
                         "its held-out traffic through its real specialists")
     parser.add_argument("--key", help="with --demo-dir: the admin key the demo printed")
@@ -460,7 +507,12 @@ def main() -> None:
     if not args.skip_overhead:
         overhead(args, clusterer, held)
     if not args.skip_replay:
-        replay_section(args, clusterer, calls, parts, truth_of_label)
+        trained = None
+        if args.train_specialists:
+            print(f"\ntraining real specialists for the {args.train_specialists} largest tasks:",
+                  flush=True)
+            trained = train_specialists(args, clusterer, fit)
+        replay_section(args, clusterer, calls, parts, truth_of_label, trained)
 
 
 if __name__ == "__main__":

@@ -42,8 +42,8 @@ def demo(fast: bool, workdir: Path | None, seed: int, scrub: bool, n_requests: i
     answers; the router replays held-out traffic with the LLM as fallback; and the replacement
     report is written. Each stage prints one line with its timing and key figures.
 
-    The default setting shows real quality (three specialists; an hour or more on a 2-core CPU,
-    minutes on a GPU); --fast finishes in minutes.
+    The default setting shows real quality (three specialists, a tool-calling one included;
+    about 40 minutes on 2 CPU cores, minutes on a GPU); --fast finishes in about 2 minutes.
     """
     from ..demo import run_demo
 
