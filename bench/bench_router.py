@@ -351,7 +351,7 @@ def train_specialists(args: argparse.Namespace, clusterer: Any, fit: list[Call]
     """Real LoRA specialists for the largest tasks the clusterer found, on fit-part calls."""
     from slm_agents.curate import Dataset
     from slm_agents.curate.chat_format import record_to_example
-    from slm_agents.demo.replay import CappedModel
+    from slm_agents.demo.replay import CappedModel, answer_budget
     from slm_agents.train import FineTuner, LoraSettings, TrainingSettings
 
     sizes = Counter(int(label) for label in clusterer.labels_ if label >= 0)
@@ -371,10 +371,8 @@ def train_specialists(args: argparse.Namespace, clusterer: Any, fit: list[Call]
                               logging_steps=5, progress=False, resume=False))
         t0 = time.perf_counter()
         model = tuner.fit(data)
-        answers = [len(model.tokenizer(record_reference(r)[2].raw or "",
-                                       add_special_tokens=False)["input_ids"]) for r in records]
-        specialists[label] = CappedModel(model, min(256, max(8, max(answers) + 8)),
-                                         f"task-{label}")
+        budget = answer_budget(model.tokenizer, [record_reference(r)[2].raw for r in records])
+        specialists[label] = CappedModel(model, budget, f"task-{label}")
         print(f"  trained a specialist for task {label} "
               f"({clusterer.task_names_.get(label, '?')}): {len(records)} calls, "
               f"{tuner.stats_.get('global_step')} steps, {time.perf_counter() - t0:.0f} s",
@@ -417,7 +415,8 @@ def replay_section(args: argparse.Namespace, clusterer: Any, calls: list[Call],
 def demo_replay(args: argparse.Namespace) -> None:
     """The replay curve with the real specialists of a finished demo run (see the docstring)."""
     from slm_agents.cluster import TaskClusterer
-    from slm_agents.demo.replay import CappedModel, held_out_calls
+    from slm_agents.curate import Dataset
+    from slm_agents.demo.replay import CappedModel, answer_budget, held_out_calls
     from slm_agents.store import Store
     from slm_agents.train import Specialist
     from slm_agents.train.generation import example_reference
@@ -425,22 +424,20 @@ def demo_replay(args: argparse.Namespace) -> None:
     root = Path(args.demo_dir)
     with Store(root / "calls.db", key=args.key) as store:
         records = list(store.records())
-    test = [json.loads(line) for line in (root / "data" / "test.jsonl").read_text(
-        encoding="utf-8").splitlines() if line.strip()]
-    calls = held_out_calls(records, {item["meta"]["trace_id"] for item in test}, 10**9)
+    test = Dataset.from_jsonl(root / "data" / "test.jsonl")
+    calls = held_out_calls(records, {m["trace_id"] for m in test.meta}, 10**9)
     clusterer = TaskClusterer.load(root / "clusterer")
-    train = [json.loads(line) for line in (root / "data" / "train.jsonl").read_text(
-        encoding="utf-8").splitlines() if line.strip()]
+    train = Dataset.from_jsonl(root / "data" / "train.jsonl")
     specialists: dict[Any, Any] = {}
     for folder in sorted((root / "specialists").glob("task-*")):
         task = int(folder.name.split("-", 1)[1])
         model = Specialist.load(folder)
-        # The demo's generation budget: the task's longest training answer, plus a margin.
-        answers = [len(model.tokenizer(example_reference(item)[2].raw,
-                                       add_special_tokens=False)["input_ids"])
-                   for item in train if item["meta"]["task"] == str(task)]
-        specialists[task] = CappedModel(model, min(256, max(8, max(answers) + 8)),
-                                        f"task-{task}")
+        # The demo's generation budget, from the task's training answers.
+        budget = answer_budget(model.tokenizer, [
+            example_reference(example)[2].raw
+            for example, meta in zip(train.examples, train.meta, strict=True)
+            if meta["task"] == str(task)])
+        specialists[task] = CappedModel(model, budget, f"task-{task}")
     in_calibration = [u < 0.5 for u in trace_draws(calls, args.seed)]
     cal = [c for c, first in zip(calls, in_calibration, strict=True) if first]
     held = [c for c, first in zip(calls, in_calibration, strict=True) if not first]
@@ -448,7 +445,6 @@ def demo_replay(args: argparse.Namespace) -> None:
           f"traces): {len(cal)} calibration, {len(held)} held-out; specialists for tasks "
           f"{sorted(specialists)}: " + ", ".join(
               f"{t} {clusterer.task_names_.get(t, '?')}" for t in sorted(specialists)))
-    by_id = {r.id: r for r in records}
 
     def llm(messages: Any, tools: Any = None) -> Generation:
         raise AssertionError("calibration_rows never calls the LLM")
@@ -458,7 +454,7 @@ def demo_replay(args: argparse.Namespace) -> None:
     rows_cal = calibration_rows(router, cal)
     rows_ho = calibration_rows(router, held)
     print(f"  (ran the specialists on every call they could serve in "
-          f"{time.perf_counter() - t0:.1f} s; {len(by_id)} calls in the store)")
+          f"{time.perf_counter() - t0:.1f} s; {len(records)} calls in the store)")
     replay_report(rows_cal, rows_ho, simulated=False)
 
 

@@ -181,3 +181,15 @@ def test_the_fast_demo_trains_smollm2_specialists_that_agree_with_the_llm(
     assert (tmp_path / "report.html").is_file()
     if os.environ.get("SLM_AGENTS_TIMING"):
         print("\n".join(lines), f"\ntotal {result.seconds:.0f} s")
+
+
+def test_a_specialists_answer_budget_is_its_longest_answer_plus_a_margin_within_bounds() -> None:
+    from slm_agents.demo.replay import answer_budget
+
+    def words(text: str, add_special_tokens: bool = True) -> dict[str, list[str]]:
+        return {"input_ids": text.split()}
+
+    assert answer_budget(words, ["a b c", "a " * 20]) == 28
+    assert answer_budget(words, ["yes"]) == 9
+    assert answer_budget(words, []) == 8
+    assert answer_budget(words, ["w " * 1000]) == 256

@@ -19,7 +19,8 @@ import orjson
 from ..records import CallRecord
 from ..train.generation import Generation
 
-__all__ = ["CappedModel", "ReplayLLM", "ReplayResult", "held_out_calls", "replay_traffic"]
+__all__ = ["CappedModel", "ReplayLLM", "ReplayResult", "answer_budget", "held_out_calls",
+           "replay_traffic"]
 
 
 def _key(messages: Sequence[Mapping[str, Any]], tools: Any) -> bytes:
@@ -57,6 +58,14 @@ class ReplayLLM:
             return self._answers[_key(messages, tools)]
         except KeyError:
             raise LookupError("no logged answer for this call") from None
+
+
+def answer_budget(tokenizer: Any, answers: Sequence[str]) -> int:
+    """A specialist's generation budget: the longest of its task's logged answers in tokens,
+    plus a margin (between 8 and 256)."""
+    longest = max((len(tokenizer(a, add_special_tokens=False)["input_ids"]) for a in answers),
+                  default=0)
+    return min(256, max(8, longest + 8))
 
 
 class CappedModel:

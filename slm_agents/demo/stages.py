@@ -156,6 +156,7 @@ def choose_tasks(report: Any, splits: Any, settings: DemoSettings, tokenizer: An
     """
     from ..train.data import ChatRenderer, encode_example
     from ..train.generation import example_reference
+    from .replay import answer_budget
 
     renderer = ChatRenderer(tokenizer)
     plans: list[TaskPlan] = []
@@ -174,9 +175,8 @@ def choose_tasks(report: Any, splits: Any, settings: DemoSettings, tokenizer: An
             skipped.append(f"task {task.task_id} (prompts of ~{sorted(lengths)[len(lengths) // 2]}"
                            f" tokens > max_length {settings.max_length})")
             continue
-        answers = [len(tokenizer(example_reference(train.examples[i])[2].raw,
-                                 add_special_tokens=False)["input_ids"]) for i in fits]
-        cap = min(256, max(8, max(answers) + 8))
+        cap = answer_budget(tokenizer, [example_reference(train.examples[i])[2].raw
+                                        for i in fits])
         plans.append(TaskPlan(task.task_id, task.name, task.size, train.subset(fits),
                               _task_subset(splits.test, task.task_id), cap, share))
     return plans, skipped
